@@ -1,0 +1,38 @@
+"""Stored audio blobs (uploads and synthesized speech), streamed with their content type."""
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.deps import StorageDep
+from api.errors import ApiError
+from schemas.errors import ErrorCode
+
+router = APIRouter(prefix="/v1/audio", tags=["audio"])
+CHUNK = 256 * 1024
+
+
+@router.get("/{audio_id}", response_class=StreamingResponse)
+def get_audio(audio_id: str, storage: StorageDep, format: str | None = None) -> StreamingResponse:
+    """The audio as stored; ``?format=ogg`` gives the web-friendly copy of synthesized speech."""
+    info = storage.audio_info(audio_id)
+    if info is None:
+        raise ApiError(ErrorCode.not_found, f"audio {audio_id} not found")
+    if format and format != info.metadata.get("format"):
+        alternate = info.metadata.get(f"{format}_id")
+        info = storage.audio_info(alternate) if alternate else None
+        if info is None:
+            raise ApiError(ErrorCode.not_found, f"audio {audio_id} has no {format} copy")
+    stream = storage.open_audio(info.id)
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            while block := stream.read(CHUNK):
+                yield block
+
+    return StreamingResponse(
+        chunks(),
+        media_type=info.content_type,
+        headers={"Content-Length": str(info.length), "Cache-Control": "private, max-age=86400"},
+    )

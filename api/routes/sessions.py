@@ -1,0 +1,51 @@
+"""Sessions: a conversation with one persona."""
+
+from fastapi import APIRouter, status
+
+from api.deps import SettingsDep, StorageDep
+from api.errors import ApiError
+from api.urls import url
+from pipelines.jobs import new_id, utcnow
+from pipelines.personas import UnknownPersona, get_persona
+from schemas.errors import ErrorCode
+from schemas.session import SessionCreate, SessionOut
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+def session_out(doc: dict, settings: SettingsDep) -> SessionOut:  # type: ignore[type-arg]
+    return SessionOut(
+        id=doc["_id"],
+        persona=doc["persona"],
+        persona_version=doc["persona_version"],
+        created_at=doc["created_at"],
+        utterances_url=url(settings, f"/v1/sessions/{doc['_id']}/utterances"),
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+def create_session(
+    storage: StorageDep, settings: SettingsDep, body: SessionCreate | None = None
+) -> SessionOut:
+    persona_id = (body.persona if body else None) or settings.default_persona
+    try:
+        persona = get_persona(persona_id)
+    except UnknownPersona as exc:
+        raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
+    doc = {
+        "_id": new_id(),
+        "persona": persona.id,
+        "persona_version": persona.version,
+        "metadata": body.metadata if body else {},
+        "created_at": utcnow(),
+    }
+    storage.sessions.insert_one(doc)
+    return session_out(doc, settings)
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def get_session(session_id: str, storage: StorageDep, settings: SettingsDep) -> SessionOut:
+    doc = storage.sessions.find_one({"_id": session_id})
+    if doc is None:
+        raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
+    return session_out(doc, settings)

@@ -1,0 +1,58 @@
+"""The seams every model backend plugs into: adding a backend is one module plus a setting.
+
+Backends live in ``workers`` (they import model runtimes); the pipeline only knows these protocols.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from pipelines.audio_types import SynthesizedSpeech
+from schemas.persona import Persona
+from schemas.transcription import Transcript
+
+
+class SpeechToText(Protocol):
+    name: str
+
+    def transcribe(
+        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
+    ) -> Transcript:
+        """Transcribe 16 kHz mono float32 samples."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def stream_chat(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> Iterator[str]:
+        """Yield text deltas of the assistant reply; raise StageError on failure."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Token count used to trim the context to a budget."""
+        ...
+
+
+class SpeechSynthesizer(Protocol):
+    name: str
+
+    def synthesize(self, text: str, *, persona: Persona, emotion: str) -> SynthesizedSpeech:
+        """Speak one segment in the persona's voice with the given emotion."""
+        ...

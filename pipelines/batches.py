@@ -1,0 +1,108 @@
+"""Batch transcription records: a batch document plus one document per file.
+
+Each file finishes exactly once (a conditional update on its status); that transition, and only
+that one, bumps the batch's counters, so redelivered tasks never double-count progress.
+"""
+
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from pipelines.jobs import new_id, utcnow
+from pipelines.stages.context import StageContext
+from pipelines.storage import Storage
+from schemas.batches import BatchOptions, BatchStatus, FileStatus
+from schemas.errors import ErrorCode
+
+OPEN_FILE = [FileStatus.queued.value, FileStatus.running.value]
+
+
+def file_id(batch_id: str, index: int) -> str:
+    return f"{batch_id}:{index}"
+
+
+def create_batch(
+    storage: Storage,
+    *,
+    options: BatchOptions,
+    files: list[tuple[str, str, float]],
+    callback_url: str | None,
+) -> dict[str, Any]:
+    """``files`` are (filename, stored audio id, duration in seconds)."""
+    now = utcnow()
+    batch = {
+        "_id": new_id(),
+        "status": BatchStatus.queued.value,
+        "options": options.model_dump(),
+        "files_total": len(files),
+        "files_done": 0,
+        "files_failed": 0,
+        "callback_url": callback_url,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": None,
+    }
+    storage.batch_files.insert_many(
+        [
+            {
+                "_id": file_id(batch["_id"], index),
+                "batch_id": batch["_id"],
+                "index": index,
+                "filename": filename,
+                "audio_id": audio_id,
+                "duration_s": duration,
+                "status": FileStatus.queued.value,
+                "transcript": None,
+                "error": None,
+            }
+            for index, (filename, audio_id, duration) in enumerate(files)
+        ]
+    )
+    storage.batches.insert_one(batch)
+    return batch
+
+
+def start_file(storage: Storage, batch_id: str, index: int) -> dict[str, Any] | None:
+    """Mark a file running; None when it already finished (a redelivery)."""
+    now = utcnow()
+    doc = storage.batch_files.find_one_and_update(
+        {"_id": file_id(batch_id, index), "status": {"$in": OPEN_FILE}},
+        {"$set": {"status": FileStatus.running.value, "started_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is not None:
+        storage.batches.update_one(
+            {"_id": batch_id, "status": BatchStatus.queued.value},
+            {"$set": {"status": BatchStatus.running.value, "updated_at": now}},
+        )
+    return doc
+
+
+def finish_file(
+    ctx: StageContext, batch_id: str, index: int, fields: dict[str, Any], *, failed: bool
+) -> None:
+    status = FileStatus.failed if failed else FileStatus.completed
+    result = ctx.storage.batch_files.update_one(
+        {"_id": file_id(batch_id, index), "status": {"$in": OPEN_FILE}},
+        {"$set": {**fields, "status": status.value, "finished_at": utcnow()}},
+    )
+    if result.modified_count != 1:
+        return
+    counter = "files_failed" if failed else "files_done"
+    batch = ctx.storage.batches.find_one_and_update(
+        {"_id": batch_id},
+        {"$inc": {counter: 1}, "$set": {"updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if batch and batch["files_done"] + batch["files_failed"] >= batch["files_total"]:
+        final = BatchStatus.failed if batch["files_done"] == 0 else BatchStatus.completed
+        closed = ctx.storage.batches.update_one(
+            {"_id": batch_id, "status": {"$in": [BatchStatus.queued.value, BatchStatus.running.value]}},
+            {"$set": {"status": final.value, "completed_at": utcnow()}},
+        )
+        if closed.modified_count == 1 and batch.get("callback_url"):
+            ctx.dispatcher.deliver_webhook("batch", batch_id)
+
+
+def fail_batch_file(ctx: StageContext, batch_id: str, index: int, *, code: ErrorCode, message: str) -> None:
+    finish_file(ctx, batch_id, index, {"error": {"code": code.value, "message": message}}, failed=True)

@@ -1,0 +1,61 @@
+"""Queue and task names: the one place that says which work goes where.
+
+Queues are declared explicitly (no implicit creation) and tasks are sent by name, so the API never
+imports worker code. Live and batch STT have separate queues on separate GPU/CPU pools, so a long
+batch never sits in front of a viewer's utterance.
+"""
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    stt_live_cpu = "stt.live.cpu"
+    stt_live_gpu = "stt.live.gpu"
+    stt_batch_cpu = "stt.batch.cpu"
+    stt_batch_gpu = "stt.batch.gpu"
+    llm = "llm"
+    tts = "tts"
+    animation = "animation"
+    notify = "notify"
+    maintenance = "maintenance"
+
+
+class TaskName(StrEnum):
+    transcribe_utterance = "stt.transcribe_utterance"
+    transcribe_file = "stt.transcribe_file"
+    reply = "llm.reply"
+    synthesize_segment = "tts.synthesize_segment"
+    animate_segment = "animation.animate_segment"
+    deliver_webhook = "notify.deliver_webhook"
+    recover_stalled = "maintenance.recover_stalled"
+
+
+# Fixed routes; STT tasks are routed at send time by the CPU/GPU switch (pipelines/stt_routing.py),
+# and fall back to the CPU queues when sent without an explicit queue.
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    TaskName.transcribe_utterance: {"queue": Queue.stt_live_cpu},
+    TaskName.transcribe_file: {"queue": Queue.stt_batch_cpu},
+    TaskName.reply: {"queue": Queue.llm},
+    TaskName.synthesize_segment: {"queue": Queue.tts},
+    TaskName.animate_segment: {"queue": Queue.animation},
+    TaskName.deliver_webhook: {"queue": Queue.notify},
+    TaskName.recover_stalled: {"queue": Queue.maintenance},
+}
+
+# Which queues each kind of worker consumes (`celery worker -Q ...`).
+WORKER_POOLS: dict[str, list[Queue]] = {
+    "stt-cpu": [Queue.stt_live_cpu, Queue.stt_batch_cpu],
+    "stt-gpu": [Queue.stt_live_gpu, Queue.stt_batch_gpu],
+    "llm": [Queue.llm],
+    "tts": [Queue.tts],
+    "animation": [Queue.animation],
+    "notify": [Queue.notify, Queue.maintenance],
+}
+
+
+def live_stt_queue(gpu: bool) -> Queue:
+    return Queue.stt_live_gpu if gpu else Queue.stt_live_cpu
+
+
+def batch_stt_queue(gpu: bool) -> Queue:
+    return Queue.stt_batch_gpu if gpu else Queue.stt_batch_cpu

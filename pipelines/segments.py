@@ -1,0 +1,72 @@
+"""Reply segments: one document per (job, LLM attempt, index), written by upsert.
+
+Keyed deterministically so a redelivered tts or animation task overwrites its own output instead
+of adding a second copy. A new LLM attempt (after a worker died mid-reply) drops the older
+attempt's segments; tasks still in flight for it find their segment gone and stop.
+"""
+
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from pipelines.jobs import utcnow
+from pipelines.storage import Storage
+
+
+def segment_id(job_id: str, attempt: int, index: int) -> str:
+    return f"{job_id}:{attempt}:{index}"
+
+
+def put_segment(
+    storage: Storage,
+    *,
+    job_id: str,
+    attempt: int,
+    index: int,
+    text: str,
+    emotion: str,
+    motions: list[str],
+) -> None:
+    storage.segments.update_one(
+        {"_id": segment_id(job_id, attempt, index)},
+        {
+            "$set": {"text": text, "emotion": emotion, "motions": motions},
+            "$setOnInsert": {
+                "job_id": job_id,
+                "attempt": attempt,
+                "index": index,
+                "ready": False,
+                "created_at": utcnow(),
+            },
+        },
+        upsert=True,
+    )
+
+
+def get_segment(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
+    return storage.segments.find_one({"_id": segment_id(job_id, attempt, index)})
+
+
+def update_segment(
+    storage: Storage, job_id: str, attempt: int, index: int, fields: dict[str, Any]
+) -> dict[str, Any] | None:
+    return storage.segments.find_one_and_update(
+        {"_id": segment_id(job_id, attempt, index)},
+        {"$set": fields},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def list_segments(storage: Storage, job_id: str, attempt: int) -> list[dict[str, Any]]:
+    return list(storage.segments.find({"job_id": job_id, "attempt": attempt}).sort("index", 1))
+
+
+def drop_older_attempts(storage: Storage, job_id: str, attempt: int) -> int:
+    """Delete segments (and their audio) left by earlier attempts of this job's LLM stage."""
+    stale = list(storage.segments.find({"job_id": job_id, "attempt": {"$lt": attempt}}))
+    for segment in stale:
+        if segment.get("audio_id"):
+            storage.delete_audio(segment["audio_id"])
+    if stale:
+        storage.segments.delete_many({"_id": {"$in": [s["_id"] for s in stale]}})
+    return len(stale)

@@ -1,0 +1,107 @@
+"""One typed settings object, read from the environment (prefix ``VTUBER_``) and ``.env``.
+
+Every variable is documented with its default in ``.env.example``; a test keeps the two in step.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VTUBER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- infrastructure -------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str = "vtuber"
+    admin_token: str = Field(default="", description="Bearer token for admin endpoints; empty = open.")
+    public_base_url: str = Field(
+        default="", description="Prefix for URLs the API returns; empty means relative URLs."
+    )
+
+    # --- Celery reliability -----------------------------------------------------------------------
+    task_soft_time_limit_s: int = 300
+    task_time_limit_s: int = 360
+    # Must exceed the longest task: an unacked message is redelivered after this long.
+    broker_visibility_timeout_s: int = 900
+    result_expires_s: int = 3600
+    stage_max_retries: int = 5
+
+    # --- sessions and context -------------------------------------------------------------------
+    context_max_turns: int = 12
+    context_ttl_s: int = 3600
+    context_token_budget: int = 1200
+    personas_dir: Path = PROJECT_ROOT / "personas"
+    default_persona: str = "hana"
+
+    # --- audio intake -----------------------------------------------------------------------------
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_audio_seconds: float = 60.0
+    max_batch_audio_seconds: float = 3 * 3600.0
+    max_batch_files: int = 100
+    silence_dbfs: float = -55.0
+
+    # --- speech to text ---------------------------------------------------------------------------
+    stt_backend: Literal["faster_whisper", "openai_whisper"] = "faster_whisper"
+    stt_model: str = Field(
+        default="bundled:tiny.en",
+        description="bundled:tiny.en | bundled:base | a local model directory/file | a model name.",
+    )
+    stt_allowed_models: list[str] = Field(
+        default_factory=lambda: ["bundled:tiny.en", "bundled:base"],
+        description="Models a batch request may choose (JSON list).",
+    )
+    stt_device: Literal["auto", "cpu", "cuda"] = "auto"
+    stt_compute_type: str = "auto"
+    stt_beam_size: int = 1
+    stt_route: Literal["auto", "gpu", "cpu"] = Field(
+        default="auto", description="Initial CPU/GPU routing; changed at run time via /v1/control/stt."
+    )
+
+    # --- language model ---------------------------------------------------------------------------
+    llm_backend: Literal["local", "openai"] = "local"
+    llm_local_model: str = "bundled:qwen2.5-0.5b"
+    llm_context_window: int = 4096
+    llm_threads: int = 0
+    llm_max_tokens: int = 160
+    llm_temperature: float = 0.7
+    llm_streaming: bool = True
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4-turbo"
+    openai_timeout_s: float = 30.0
+    openai_max_retries: int = 3
+
+    # --- text to speech ---------------------------------------------------------------------------
+    tts_backend: Literal["piper", "gpt_sovits"] = "piper"
+    piper_voice: str = "bundled:joe"
+    gpt_sovits_url: str = "http://127.0.0.1:9880"
+    gpt_sovits_timeout_s: float = 60.0
+    gpt_sovits_max_retries: int = 2
+
+    # --- models on disk ---------------------------------------------------------------------------
+    model_cache_dir: Path = Path.home() / ".cache" / "vtuber-backend"
+
+    # --- notifications ----------------------------------------------------------------------------
+    webhook_secret: str = ""
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 6
+
+    @field_validator("model_cache_dir", "personas_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built once."""
+    return Settings()

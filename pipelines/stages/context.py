@@ -1,0 +1,16 @@
+"""What every stage needs from the outside: storage, the next-stage dispatcher, settings."""
+
+from dataclasses import dataclass
+
+from pipelines.context_store import ContextStore
+from pipelines.dispatch import Dispatcher
+from pipelines.settings import Settings
+from pipelines.storage import Storage
+
+
+@dataclass
+class StageContext:
+    storage: Storage
+    dispatcher: Dispatcher
+    context: ContextStore
+    settings: Settings

@@ -1,0 +1,98 @@
+"""The reply: persona prompt + short-term context → streamed text, cut into speakable segments.
+
+Each segment is stored and sent to tts the moment the segmenter closes it, so the avatar starts
+speaking while the model is still generating.
+"""
+
+import time
+import zlib
+
+from pipelines.backends import ChatModel
+from pipelines.errors import StageError
+from pipelines.jobs import begin_llm_attempt, finish_stage, is_active, set_fields
+from pipelines.personas import get_persona
+from pipelines.prompting import build_messages
+from pipelines.reply_stream import ReplyStreamer, TaggedSegment
+from pipelines.segments import drop_older_attempts, put_segment
+from pipelines.stages.completion import complete_if_done
+from pipelines.stages.context import StageContext
+from schemas.errors import ErrorCode
+from schemas.jobs import Stage
+
+
+def stable_seed(job_id: str) -> int:
+    """Same job, same seed: a regenerated reply after a crash reads the same where the model allows."""
+    return zlib.crc32(job_id.encode()) & 0x7FFFFFFF
+
+
+def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
+    job = begin_llm_attempt(ctx.storage, job_id)
+    if job is None:
+        return  # finished, failed, or the reply is already final
+    attempt = int(job["llm_attempt"])
+    drop_older_attempts(ctx.storage, job_id, attempt)
+    persona = get_persona(job["persona"])
+    user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
+    messages = build_messages(
+        persona,
+        ctx.context.recent(job["session_id"]),
+        user_text,
+        count_tokens=chat.count_tokens,
+        token_budget=ctx.settings.context_token_budget,
+    )
+    streamer = ReplyStreamer.for_persona(persona)
+    pending: list[TaggedSegment] = []
+    emitted = 0
+
+    def emit(segments: list[TaggedSegment]) -> None:
+        nonlocal emitted
+        for segment in segments:
+            put_segment(
+                ctx.storage,
+                job_id=job_id,
+                attempt=attempt,
+                index=emitted,
+                text=segment.text,
+                emotion=segment.emotion,
+                motions=list(segment.motions),
+            )
+            ctx.dispatcher.synthesize(job_id, attempt, emitted)
+            emitted += 1
+
+    started = time.perf_counter()
+    stream = chat.stream_chat(
+        messages,
+        max_tokens=ctx.settings.llm_max_tokens,
+        temperature=ctx.settings.llm_temperature,
+        seed=stable_seed(job_id),
+        model=persona.llm_model,
+    )
+    for delta in stream:
+        ready = streamer.push(delta)
+        if ctx.settings.llm_streaming:
+            emit(ready)
+            if ready and not is_active(ctx.storage, job_id):
+                return  # failed elsewhere (e.g. a segment's tts): stop spending tokens
+        else:
+            pending.extend(ready)
+    pending.extend(streamer.finish())
+    emit(pending)
+    if emitted == 0:
+        raise StageError(ErrorCode.llm_failed, "the model returned an empty reply")
+    finish_stage(
+        ctx.storage,
+        job_id,
+        Stage.llm,
+        seconds=time.perf_counter() - started,
+        fields={
+            "reply": {
+                "text": streamer.full_text,
+                "emotion": streamer.dominant_emotion,
+                "motions": list(streamer.motions),
+                "done": True,
+            },
+            "segments_total": emitted,
+        },
+    )
+    set_fields(ctx.storage, job_id, {"stage": Stage.tts.value})
+    complete_if_done(ctx, job_id)

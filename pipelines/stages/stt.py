@@ -1,0 +1,32 @@
+"""Speech to text for a live utterance: stored audio → transcript → the LLM stage."""
+
+import time
+
+from pipelines.audio_intake import decode_to_16k_mono, ensure_not_silent
+from pipelines.backends import SpeechToText
+from pipelines.errors import StageError
+from pipelines.jobs import begin_stage, finish_stage
+from pipelines.stages.context import StageContext
+from schemas.errors import ErrorCode
+from schemas.jobs import Stage
+
+
+def transcribe_utterance(ctx: StageContext, stt: SpeechToText, job_id: str) -> None:
+    job = begin_stage(ctx.storage, job_id, Stage.stt)
+    if job is None:
+        return  # unknown or already finished: nothing to do
+    if job.get("transcript") is None:
+        started = time.perf_counter()
+        samples = decode_to_16k_mono(ctx.storage.read_audio(job["input_audio_id"]))
+        ensure_not_silent(samples, ctx.settings.silence_dbfs)
+        transcript = stt.transcribe(samples, language=None, word_timestamps=True)
+        if not transcript.text.strip():
+            raise StageError(ErrorCode.audio_silent, "no speech was recognised in the audio")
+        finish_stage(
+            ctx.storage,
+            job_id,
+            Stage.stt,
+            seconds=time.perf_counter() - started,
+            fields={"transcript": transcript.model_dump(mode="json")},
+        )
+    ctx.dispatcher.reply(job_id)

@@ -1,0 +1,114 @@
+"""MongoDB collections, their indexes, and GridFS for audio blobs."""
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import gridfs
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+
+from pipelines.settings import Settings
+
+AUDIO_BUCKET = "audio"
+
+
+@dataclass(frozen=True)
+class StoredAudio:
+    id: str
+    content_type: str
+    length: int
+    metadata: dict[str, Any]
+
+
+class Storage:
+    """The project's MongoDB database: jobs, segments, sessions, batches, feedback and audio."""
+
+    def __init__(self, settings: Settings, *, client: MongoClient | None = None) -> None:
+        self.client: MongoClient = client or MongoClient(
+            settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000
+        )
+        self.db: Database = self.client[settings.mongo_db]
+        self.jobs = self.db["jobs"]
+        self.segments = self.db["segments"]
+        self.sessions = self.db["sessions"]
+        self.batches = self.db["batches"]
+        self.batch_files = self.db["batch_files"]
+        self.feedback = self.db["feedback"]
+        self.audio = gridfs.GridFSBucket(self.db, bucket_name=AUDIO_BUCKET)
+
+    def ensure_indexes(self) -> None:
+        """Create indexes at start-up (idempotent)."""
+        self.jobs.create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
+        self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+        # One document per (job, attempt, segment): redelivered stages upsert, never duplicate.
+        self.segments.create_index(
+            [("job_id", ASCENDING), ("attempt", ASCENDING), ("index", ASCENDING)], unique=True
+        )
+        self.sessions.create_index([("created_at", DESCENDING)])
+        self.batch_files.create_index([("batch_id", ASCENDING), ("index", ASCENDING)], unique=True)
+        self.feedback.create_index([("job_id", ASCENDING)])
+
+    def ping(self) -> None:
+        self.client.admin.command("ping")
+
+    # --- audio blobs ------------------------------------------------------------------------------
+    def put_audio(self, data: bytes, *, filename: str, content_type: str, metadata: dict[str, Any]) -> str:
+        file_id = self.audio.upload_from_stream(
+            filename, data, metadata={**metadata, "content_type": content_type}
+        )
+        return str(file_id)
+
+    def replace_audio(
+        self, data: bytes, *, filename: str, content_type: str, metadata: dict[str, Any]
+    ) -> str:
+        """Store under a deterministic filename, removing earlier copies (redelivery-safe)."""
+        for old in self.db[f"{AUDIO_BUCKET}.files"].find({"filename": filename}, {"_id": 1}):
+            self.audio.delete(old["_id"])
+        return self.put_audio(data, filename=filename, content_type=content_type, metadata=metadata)
+
+    def audio_info(self, audio_id: str) -> StoredAudio | None:
+        oid = parse_object_id(audio_id)
+        if oid is None:
+            return None
+        doc = self.db[f"{AUDIO_BUCKET}.files"].find_one({"_id": oid})
+        if doc is None:
+            return None
+        metadata = doc.get("metadata") or {}
+        return StoredAudio(
+            id=audio_id,
+            content_type=str(metadata.get("content_type", "application/octet-stream")),
+            length=int(doc["length"]),
+            metadata=metadata,
+        )
+
+    def read_audio(self, audio_id: str) -> bytes:
+        oid = parse_object_id(audio_id)
+        if oid is None:
+            raise gridfs.errors.NoFile(audio_id)
+        with self.audio.open_download_stream(oid) as stream:
+            return stream.read()
+
+    def open_audio(self, audio_id: str) -> gridfs.GridOut:
+        oid = parse_object_id(audio_id)
+        if oid is None:
+            raise gridfs.errors.NoFile(audio_id)
+        return self.audio.open_download_stream(oid)
+
+    def delete_audio(self, audio_id: str) -> None:
+        oid = parse_object_id(audio_id)
+        if oid is not None:
+            with contextlib.suppress(gridfs.errors.NoFile):
+                self.audio.delete(oid)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def parse_object_id(value: str) -> ObjectId | None:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None

@@ -1,0 +1,34 @@
+"""Signed webhooks: what a callback says and how the receiver checks it came from us.
+
+Signature header: ``X-VTuber-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">``, the
+scheme payment providers use; receivers should reject old timestamps to stop replays.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+SIGNATURE_HEADER = "X-VTuber-Signature"
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def verify(body: bytes, header: str, secret: str, *, tolerance_s: int = 300) -> bool:
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - stamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(body, secret, stamp), header)
+
+
+def encode_event(event: str, data: dict[str, Any]) -> bytes:
+    return json.dumps({"event": event, "data": data}, default=str, sort_keys=True).encode()

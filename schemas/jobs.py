@@ -1,0 +1,93 @@
+"""A live-chat turn ("job") as clients poll it: status, stage, timings and outputs.
+
+State machine: ``queued`` → ``running`` (with ``stage`` = stt | llm | tts | animation) →
+``completed`` | ``failed`` (with ``error``). Segments appear one by one while the LLM still speaks.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from schemas.errors import ErrorCode
+from schemas.transcription import Transcript
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+
+
+class Stage(StrEnum):
+    stt = "stt"
+    llm = "llm"
+    tts = "tts"
+    animation = "animation"
+
+
+class StageTiming(BaseModel):
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    seconds: float | None = Field(default=None, description="Wall time the stage's own work took.")
+
+
+class JobError(BaseModel):
+    code: ErrorCode
+    message: str
+    stage: Stage | None = None
+
+
+class Reply(BaseModel):
+    text: str = ""
+    emotion: str = "neutral"
+    motions: list[str] = Field(default_factory=list)
+    done: bool = False
+
+
+class SegmentOut(BaseModel):
+    index: int
+    text: str
+    emotion: str = "neutral"
+    motions: list[str] = Field(default_factory=list)
+    audio_id: str | None = None
+    audio_url: str | None = None
+    audio_format: str | None = None
+    sample_rate: int | None = None
+    duration_s: float | None = None
+    animation: dict[str, Any] | None = Field(
+        default=None, description="AnimationTrack (schemas/json/animation.schema.json) once ready."
+    )
+    ready: bool = False
+
+
+class JobOut(BaseModel):
+    id: str
+    session_id: str
+    kind: str = Field(description="'audio' or 'text': what the viewer sent.")
+    status: JobStatus
+    stage: Stage | None = None
+    persona: str
+    persona_version: str
+    input_text: str | None = None
+    transcript: Transcript | None = None
+    reply: Reply | None = None
+    segments: list[SegmentOut] = Field(default_factory=list)
+    segments_total: int | None = None
+    timings: dict[str, StageTiming] = Field(default_factory=dict)
+    error: JobError | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TextUtterance(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    status_url: str

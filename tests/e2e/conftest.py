@@ -1,0 +1,50 @@
+"""The whole stack as real processes: Redis, MongoDB-protocol server, Celery workers, API."""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_ENV
+from tools.stack import Stack
+
+# Short enough that a message held by a SIGKILLed worker comes back within the test, long enough
+# to exceed every task of this suite (test-sized replies take a few seconds).
+VISIBILITY_TIMEOUT_S = 30
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {**TEST_ENV, "VTUBER_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S)}
+    stack = Stack(run_dir=tmp_path_factory.mktemp("stack"), env=env)
+    try:
+        stack.start()
+        stack.wait_for_workers()
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def session_id(api: httpx.Client) -> str:
+    response = api.post("/v1/sessions", json={})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def wait_for_job(api: httpx.Client, job_id: str, *, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed"):
+            return dict(job)
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job}")

@@ -1,0 +1,82 @@
+"""Faults: a redelivered stage duplicates nothing; a worker SIGKILLed mid-task loses no job."""
+
+import signal
+import time
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from pipelines.celery_app import make_celery
+from pipelines.queues import TaskName
+from pipelines.settings import Settings
+from tests.conftest import TEST_ENV
+from tests.e2e.conftest import VISIBILITY_TIMEOUT_S, wait_for_job
+from tools.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def database(stack: Stack):  # type: ignore[no-untyped-def]
+    return MongoClient(stack.mongo_url)[TEST_ENV["VTUBER_MONGO_DB"]]
+
+
+def test_redelivered_stages_do_not_duplicate_output(api: httpx.Client, session_id: str, stack: Stack) -> None:
+    job = wait_for_job(
+        api,
+        api.post(f"/v1/sessions/{session_id}/utterances", json={"text": "Tell me a fun fact."}).json()[
+            "job_id"
+        ],
+    )
+    assert job["status"] == "completed", job["error"]
+    db = database(stack)
+    job_id, attempt = job["id"], db.jobs.find_one({"_id": job["id"]})["llm_attempt"]
+    before = {
+        "segments": db.segments.count_documents({"job_id": job_id}),
+        "audio": db["audio.files"].count_documents({"metadata.job_id": job_id}),
+    }
+    context_key = f"session:{session_id}:turns"
+    import redis
+
+    turns_before = redis.Redis.from_url(stack.redis_url).llen(context_key)
+
+    # Deliver every stage of the finished job again, as a broker would after a lost ack.
+    celery = make_celery(Settings(redis_url=stack.redis_url, mongo_url=stack.mongo_url))
+    celery.send_task(TaskName.reply, args=[job_id])
+    for index in range(job["segments_total"]):
+        celery.send_task(TaskName.synthesize_segment, args=[job_id, attempt, index])
+        celery.send_task(TaskName.animate_segment, args=[job_id, attempt, index])
+    time.sleep(5)  # let them all run; each must notice its work is already stored
+
+    after = {
+        "segments": db.segments.count_documents({"job_id": job_id}),
+        "audio": db["audio.files"].count_documents({"metadata.job_id": job_id}),
+    }
+    assert after == before
+    assert redis.Redis.from_url(stack.redis_url).llen(context_key) == turns_before
+    again = api.get(f"/v1/jobs/{job_id}").json()
+    assert again["status"] == "completed" and again["reply"] == job["reply"]
+    assert [s["audio_id"] for s in again["segments"]] == [s["audio_id"] for s in job["segments"]]
+
+
+def test_llm_worker_killed_mid_task_job_still_completes(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
+    job_id = api.post(
+        f"/v1/sessions/{session_id}/utterances", json={"text": "Describe your favourite stream in detail."}
+    ).json()["job_id"]
+    deadline = time.monotonic() + 60
+    while api.get(f"/v1/jobs/{job_id}").json()["stage"] != "llm":
+        assert time.monotonic() < deadline, "the LLM stage never started"
+        time.sleep(0.05)
+    stack.kill("worker-llm", signal.SIGKILL)  # the whole worker, pool children included
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+
+    stack.start_worker("llm", suffix="-restarted")
+    job = wait_for_job(api, job_id, timeout=VISIBILITY_TIMEOUT_S + 120)
+    assert job["status"] == "completed", job["error"]
+    assert [s["index"] for s in job["segments"]] == list(range(job["segments_total"]))
+    db = database(stack)
+    assert db.jobs.find_one({"_id": job_id})["llm_attempt"] >= 2
+    # Segments of the interrupted attempt were dropped; only the final attempt's remain.
+    assert db.segments.count_documents({"job_id": job_id}) == job["segments_total"]

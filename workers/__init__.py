@@ -1,0 +1,1 @@
+"""Celery workers: the stage tasks and the model backends they run."""

@@ -1,0 +1,62 @@
+"""Per-process connections for worker tasks, opened lazily after the pool has forked."""
+
+from functools import lru_cache
+
+import redis
+from celery import Celery
+from celery.signals import worker_process_init
+
+from pipelines.celery_app import make_celery
+from pipelines.context_store import ContextStore
+from pipelines.dispatch import Dispatcher
+from pipelines.settings import Settings, get_settings
+from pipelines.stages.context import StageContext
+from pipelines.storage import Storage
+from pipelines.stt_routing import SttRouter
+from workers import backends
+
+TASK_MODULES = [
+    "workers.tasks.stt",
+    "workers.tasks.llm",
+    "workers.tasks.tts",
+    "workers.tasks.animation",
+    "workers.tasks.notify",
+]
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+app: Celery = make_celery(get_settings(), include=TASK_MODULES)
+
+
+@lru_cache
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings().redis_url, socket_timeout=10, health_check_interval=30)
+
+
+@lru_cache
+def storage() -> Storage:
+    store = Storage(settings())
+    store.ensure_indexes()
+    return store
+
+
+@lru_cache
+def stage_context() -> StageContext:
+    config = settings()
+    return StageContext(
+        storage=storage(),
+        dispatcher=Dispatcher(app, SttRouter(redis_client(), default_mode=config.stt_route)),
+        context=ContextStore(redis_client(), max_turns=config.context_max_turns, ttl_s=config.context_ttl_s),
+        settings=config,
+    )
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_: object) -> None:
+    """MongoClient and loaded models must not be shared across fork: start each child clean."""
+    for cached in (redis_client, storage, stage_context):
+        cached.cache_clear()
+    backends.reset()

@@ -1,0 +1,71 @@
+"""The error policy every stage task shares.
+
+- StageError: retry later if it says retrying may help, otherwise fail the job with its code.
+- MongoDB or Redis unreachable: retry with backoff (the job must survive a database restart).
+- Time limit: fail with ``stage_timeout``. Anything else: fail with ``internal_error``; the worker
+  process keeps serving either way.
+"""
+
+import logging
+from collections.abc import Callable
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from pipelines.errors import StageError
+from pipelines.jobs import fail_job
+from schemas.errors import ErrorCode
+from schemas.jobs import Stage
+from workers.runtime import storage
+
+log = logging.getLogger(__name__)
+
+INFRASTRUCTURE_ERRORS = (
+    ConnectionFailure,
+    AutoReconnect,
+    ServerSelectionTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+INFRASTRUCTURE_MAX_RETRIES = 30
+
+
+def backoff_seconds(retries: int) -> float:
+    return float(min(60, 2**retries))
+
+
+def run_stage(
+    task: Task,
+    *,
+    record_failure: Callable[[ErrorCode, str], None],
+    body: Callable[[], None],
+) -> None:
+    try:
+        body()
+    except StageError as exc:
+        retries = task.request.retries
+        if exc.retryable and retries < (task.max_retries or 0):
+            log.warning("retrying %s after %r", task.name, exc)
+            raise task.retry(exc=exc, countdown=backoff_seconds(retries)) from exc
+        log.info("%s failed: %r", task.name, exc)
+        record_failure(exc.code, exc.message)
+    except SoftTimeLimitExceeded:
+        record_failure(ErrorCode.stage_timeout, f"{task.name} exceeded its time limit")
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("%s: dependency unavailable (%r), retrying", task.name, exc)
+        raise task.retry(
+            exc=exc, countdown=backoff_seconds(task.request.retries), max_retries=INFRASTRUCTURE_MAX_RETRIES
+        ) from exc
+    except Exception as exc:
+        log.exception("%s crashed", task.name)
+        record_failure(ErrorCode.internal_error, f"{type(exc).__name__}: {exc}")
+
+
+def job_failure_recorder(job_id: str, stage: Stage) -> Callable[[ErrorCode, str], None]:
+    def record(code: ErrorCode, message: str) -> None:
+        fail_job(storage(), job_id, code=code, message=message, stage=stage)
+
+    return record
