@@ -11,22 +11,27 @@ class Dispatcher:
         self.app = app
         self.router = router
 
+    def _send(self, name: str, *, args: list[object], queue: str | None = None) -> None:
+        # Senders never wait for a result, so they must not subscribe to the result backend either.
+        options = {"queue": queue} if queue else {}
+        self.app.send_task(name, args=args, ignore_result=True, **options)
+
     def transcribe_utterance(self, job_id: str) -> None:
         queue = live_stt_queue(self.router.use_gpu())
-        self.app.send_task(TaskName.transcribe_utterance, args=[job_id], queue=queue.value)
+        self._send(TaskName.transcribe_utterance, args=[job_id], queue=queue.value)
 
     def transcribe_file(self, batch_id: str, index: int) -> None:
         queue = batch_stt_queue(self.router.use_gpu())
-        self.app.send_task(TaskName.transcribe_file, args=[batch_id, index], queue=queue.value)
+        self._send(TaskName.transcribe_file, args=[batch_id, index], queue=queue.value)
 
     def reply(self, job_id: str) -> None:
-        self.app.send_task(TaskName.reply, args=[job_id])
+        self._send(TaskName.reply, args=[job_id])
 
     def synthesize(self, job_id: str, attempt: int, index: int) -> None:
-        self.app.send_task(TaskName.synthesize_segment, args=[job_id, attempt, index])
+        self._send(TaskName.synthesize_segment, args=[job_id, attempt, index])
 
     def animate(self, job_id: str, attempt: int, index: int) -> None:
-        self.app.send_task(TaskName.animate_segment, args=[job_id, attempt, index])
+        self._send(TaskName.animate_segment, args=[job_id, attempt, index])
 
     def deliver_webhook(self, kind: str, object_id: str) -> None:
-        self.app.send_task(TaskName.deliver_webhook, args=[kind, object_id])
+        self._send(TaskName.deliver_webhook, args=[kind, object_id])

@@ -65,19 +65,17 @@ def estimate_timings(samples: np.ndarray, sample_rate: int, text_phonemes: list[
     if len(regions) < len(phrases):
         phrases = [[p for phrase in phrases for p in phrase]]
     pieces: list[Piece] = []
-    for number, (phrase, group) in enumerate(
-        zip(phrases, _group_regions(regions, len(phrases)), strict=True)
-    ):
+    groups = _group_regions(regions, len(phrases))
+    for number, (phrase, group) in enumerate(zip(phrases, groups, strict=True)):
         if not group:
             continue
         frames = np.concatenate([np.arange(s, e) for s, e in group])
         reps = math.ceil(len(phrase) / len(frames))  # fast speech: split frames so each phoneme gets one
         starts = (np.repeat(frames, reps) + np.tile(np.arange(reps), len(frames)) / reps) * frame_s
-        states = _align(phrase, np.repeat(level[frames], reps))
+        states = _align(phrase, np.repeat(level[frames], reps), reps)
         step = frame_s / reps
         pieces += [
-            (phrase[i], (number, i), t, t + step)
-            for i, t in zip(states.tolist(), starts.tolist(), strict=True)
+            (phrase[i], (number, i), t, t + step) for i, t in zip(states, starts.tolist(), strict=True)
         ]
     return _contiguous(pieces, duration)
 
@@ -130,14 +128,17 @@ def _phoneme_class(phoneme: str) -> str:
         return "space"
     if phoneme in LENGTH_MARKS or phoneme_viseme(phoneme) is None:
         return "length"
-    if phoneme[:1] in _SONORANTS or phoneme[:1] in _STOPS:
-        return "sonorant" if phoneme[:1] in _SONORANTS else "stop"
+    if phoneme[:1] in _SONORANTS:
+        return "sonorant"
+    if phoneme[:1] in _STOPS:
+        return "stop"
     return "vowel" if phoneme_viseme(phoneme) in _VOWEL_VISEMES else "fricative"
 
 
-def _align(phrase: list[str], level: np.ndarray) -> np.ndarray:
+def _align(phrase: list[str], level: np.ndarray, reps: int) -> list[int]:
     """Viterbi: the phoneme index of each frame (left to right, each phoneme at least one frame)."""
     mean, sd, frames = np.array([CLASS_MODEL[_phoneme_class(p)] for p in phrase]).T
+    frames = frames * reps
     fit = -0.5 * ((level[:, None] - mean) / sd) ** 2 - np.log(sd)
     stay, advance = np.log(1 - 1 / frames), np.log(1 / frames)
     score = np.full(len(phrase), -np.inf)
@@ -152,4 +153,4 @@ def _align(phrase: list[str], level: np.ndarray) -> np.ndarray:
     for t in range(len(level) - 1, -1, -1):
         states[t] = state
         state -= int(moved[t, state])
-    return states
+    return states.tolist()

@@ -136,9 +136,10 @@ def test_persona_voice_settings_and_errors(piper: PiperSynthesizer) -> None:
     slow = PERSONA.model_copy(deep=True)
     slow.voice.piper.length_scale = 1.6
     text = "One two three four five."
-    assert piper.synthesize(text, persona=slow, emotion="neutral").duration_s > 1.3 * piper.synthesize(
-        text, persona=PERSONA, emotion="neutral"
-    ).duration_s
+    assert (
+        piper.synthesize(text, persona=slow, emotion="neutral").duration_s
+        > 1.3 * piper.synthesize(text, persona=PERSONA, emotion="neutral").duration_s
+    )
     with pytest.raises(StageError) as empty:
         piper.synthesize("  ", persona=PERSONA, emotion="neutral")
     assert empty.value.code == ErrorCode.tts_bad_request and not empty.value.retryable
@@ -153,7 +154,9 @@ def test_concurrent_synthesis_is_safe(piper: PiperSynthesizer) -> None:
     results: list[SynthesizedSpeech] = []
     texts = ["First thread speaking now.", "Second thread, also speaking."] * 2
     workers = [
-        threading.Thread(target=lambda t=t: results.append(piper.synthesize(t, persona=PERSONA, emotion="happy")))
+        threading.Thread(
+            target=lambda t=t: results.append(piper.synthesize(t, persona=PERSONA, emotion="happy"))
+        )
         for t in texts
     ]
     for worker in workers:
@@ -162,4 +165,6 @@ def test_concurrent_synthesis_is_safe(piper: PiperSynthesizer) -> None:
         worker.join()
     assert len(results) == 4
     for speech in results:
-        assert speech.phonemes and round(speech.phonemes[-1].end_s * speech.sample_rate) == len(speech.samples)
+        assert speech.phonemes and round(speech.phonemes[-1].end_s * speech.sample_rate) == len(
+            speech.samples
+        )

@@ -1,5 +1,7 @@
 """The animation track from synthetic audio and timings: shape of the track and its guarantees."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,9 @@ FPS = 60
 
 def tone(seconds: float, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(round(seconds * RATE)) / RATE
-    return (amplitude * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
+    return (amplitude * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(
+        np.float32
+    )
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -39,7 +43,9 @@ ALIGNED = timings(
 )  # fmt: skip
 
 
-def build(samples: np.ndarray, phonemes: list[PhonemeTiming] | None = None, **kwargs: object) -> AnimationTrack:
+def build(
+    samples: np.ndarray, phonemes: list[PhonemeTiming] | None = None, **kwargs: object
+) -> AnimationTrack:
     args: dict = {"text_phonemes": None, "emotion": "neutral", "motions": [], **kwargs}
     return build_animation_track(samples=samples, sample_rate=RATE, phonemes=phonemes, **args)
 
@@ -116,7 +122,9 @@ def test_energy_timings_cover_the_audio_whatever_the_text(text: list[str]) -> No
     samples = np.concatenate([silence(0.1), tone(0.4), silence(0.2), tone(0.3)])
     result = estimate_timings(samples, RATE, text)
     assert result[0].start_s == 0.0 and result[-1].end_s == pytest.approx(len(samples) / RATE)
-    assert all(a.end_s == pytest.approx(b.start_s) and a.end_s > a.start_s for a, b in zip(result, result[1:]))
+    assert all(
+        a.end_s == pytest.approx(b.start_s) and a.end_s > a.start_s for a, b in itertools.pairwise(result)
+    )
     assert {t.phoneme for t in result} - {"_"}  # speech got phonemes even without text
 
 

@@ -25,7 +25,10 @@ def test_animation_schema_is_versioned_and_deterministic() -> None:
     text = (SCHEMA_DIR / "animation.schema.json").read_text(encoding="utf-8")
     schema = json.loads(text)
     assert schema["properties"]["schema_version"]["const"] == "1.0"
-    assert text.endswith("}\n") and text == json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert (
+        text.endswith("}\n")
+        and text == json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def test_cli_check_exits_zero_when_current() -> None:

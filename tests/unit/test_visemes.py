@@ -1,5 +1,7 @@
 """IPA → viseme → VRM mouth tables, and resolving Piper's markers into viseme spans."""
 
+import itertools
+
 import pytest
 
 from pipelines.animation.visemes import (
@@ -66,7 +68,7 @@ def test_spans_are_contiguous_and_cover_the_timings() -> None:
     items = timings(("ˈ", 0.03), ("ə", 0.05), ("ʲ", 0.02), (" ", 0.04), ("ˌ", 0.02), ("!", 0.1))
     spans = viseme_spans(items)
     assert spans[0].start_s == 0.0 and spans[-1].end_s == pytest.approx(items[-1].end_s)
-    assert all(a.end_s == b.start_s and a.viseme != b.viseme for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end_s == b.start_s and a.viseme != b.viseme for a, b in itertools.pairwise(spans))
 
 
 def test_markers_alone_fall_back_to_silence() -> None:

@@ -1,0 +1,72 @@
+"""The job state machine and segment records on a real MongoDB-protocol server."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from pipelines import jobs, segments
+from pipelines.settings import Settings
+from pipelines.storage import Storage
+from schemas.errors import ErrorCode
+from schemas.jobs import Stage
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Iterator[Storage]:
+    store = Storage(settings)
+    store.ensure_indexes()
+    yield store
+    store.client.drop_database(settings.mongo_db)
+    store.close()
+
+
+def new_job(storage: Storage) -> str:
+    doc = jobs.create_job(storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="hi")
+    return str(doc["_id"])
+
+
+def test_transitions_and_terminal_states_are_final(storage: Storage) -> None:
+    job_id = new_job(storage)
+    assert jobs.get_job(storage, job_id)["status"] == "queued"
+    running = jobs.begin_stage(storage, job_id, Stage.stt)
+    assert running is not None and running["status"] == "running" and running["stage"] == "stt"
+    assert jobs.fail_job(storage, job_id, code=ErrorCode.audio_silent, message="quiet", stage=Stage.stt)
+    # A late or redelivered task can neither restart nor re-fail a finished job.
+    assert jobs.begin_stage(storage, job_id, Stage.llm) is None
+    assert not jobs.fail_job(storage, job_id, code=ErrorCode.internal_error, message="x", stage=None)
+    assert jobs.get_job(storage, job_id)["error"]["code"] == "audio_silent"
+
+
+def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
+    job_id = new_job(storage)
+    first = jobs.begin_llm_attempt(storage, job_id)
+    assert first is not None and first["llm_attempt"] == 1
+    segments.put_segment(storage, job_id=job_id, attempt=1, index=0, text="old", emotion="neutral", motions=[])
+    second = jobs.begin_llm_attempt(storage, job_id)  # the worker died: a redelivery starts over
+    assert second is not None and second["llm_attempt"] == 2
+    assert segments.drop_older_attempts(storage, job_id, 2) == 1
+    for index in range(2):
+        segments.put_segment(storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[])
+        segments.put_segment(storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[])
+    assert storage.segments.count_documents({"job_id": job_id}) == 2  # upserts, no duplicates
+    jobs.finish_stage(
+        storage, job_id, Stage.llm, seconds=1.0, fields={"reply": {"text": "s0 s1", "done": True}, "segments_total": 2}
+    )
+    assert jobs.begin_llm_attempt(storage, job_id) is None  # a final reply is never regenerated
+    segments.update_segment(storage, job_id, 2, 0, {"ready": True})
+    assert jobs.maybe_complete(storage, job_id) is None  # one segment still pending
+    segments.update_segment(storage, job_id, 2, 1, {"ready": True})
+    assert jobs.maybe_complete(storage, job_id) is not None
+    assert jobs.maybe_complete(storage, job_id) is None  # exactly one caller sees the completion
+    assert jobs.get_job(storage, job_id)["status"] == "completed"
+
+
+def test_audio_replace_keeps_one_copy(storage: Storage) -> None:
+    first = storage.replace_audio(b"a" * 10, filename="tts/x.wav", content_type="audio/wav", metadata={})
+    second = storage.replace_audio(b"b" * 20, filename="tts/x.wav", content_type="audio/wav", metadata={})
+    assert first != second
+    assert storage.db["audio.files"].count_documents({"filename": "tts/x.wav"}) == 1
+    assert storage.read_audio(second) == b"b" * 20
+    info = storage.audio_info(second)
+    assert info is not None and info.content_type == "audio/wav" and info.length == 20
+    assert storage.audio_info("not-an-id") is None
