@@ -22,6 +22,7 @@ def segment_out(settings: Settings, doc: dict[str, Any]) -> SegmentOut:
         duration_s=doc.get("duration_s"),
         animation=doc.get("animation"),
         ready=bool(doc.get("ready")),
+        timings={stage: StageTiming(**span) for stage, span in (doc.get("timings") or {}).items()},
     )
 
 

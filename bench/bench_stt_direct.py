@@ -105,7 +105,9 @@ def measure_direct(backend: SpeechToText, model: str, clips: list[Clip]) -> list
         for clip in chosen:
             backend.transcribe(clip.samples)
         wall = time.perf_counter() - start
-        results.append(Measurement(backend.name, model, kind, len(chosen), sum(c.seconds for c in chosen), wall))
+        results.append(
+            Measurement(backend.name, model, kind, len(chosen), sum(c.seconds for c in chosen), wall)
+        )
     return results
 
 

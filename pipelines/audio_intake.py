@@ -35,6 +35,7 @@ ACCEPTED_FORMATS: dict[str, str] = {
 }
 # Raw elementary streams have no header with a length: ffprobe guesses it from the bitrate.
 _ESTIMATED_DURATION_FORMATS = {"aac"}
+_FFPROBE_JSON = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
 _PROBE_TIMEOUT_S = 15.0
 _SILENCE_FRAME_S = 0.05
 
@@ -104,9 +105,7 @@ def _float_or_none(value: Any) -> float | None:
 
 def _probe(path: Path, data: bytes) -> dict[str, Any]:
     try:
-        return json.loads(
-            _run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)])
-        )
+        return json.loads(_run([*_FFPROBE_JSON, str(path)]))
     except subprocess.CalledProcessError as exc:
         if _looks_like_text(data):
             raise AudioRejected(ErrorCode.unsupported_media_type, "the upload is text, not audio") from exc
@@ -145,7 +144,9 @@ def inspect_upload(
         streams = probe.get("streams", [])
         audio = [s for s in streams if s.get("codec_type") == "audio"]
         video = [
-            s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+            s
+            for s in streams
+            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
         ]
         format_name = str(fmt.get("format_name", ""))
         if not audio:
@@ -154,7 +155,8 @@ def inspect_upload(
         if format_name not in ACCEPTED_FORMATS:
             accepted = ", ".join(sorted(set(ACCEPTED_FORMATS.values())))
             raise AudioRejected(
-                ErrorCode.unsupported_media_type, f"{label}: format {format_name!r} is not accepted ({accepted})"
+                ErrorCode.unsupported_media_type,
+                f"{label}: format {format_name!r} is not accepted ({accepted})",
             )
         stream = audio[0]
         duration = _float_or_none(fmt.get("duration")) or _float_or_none(stream.get("duration"))
@@ -176,7 +178,9 @@ def inspect_upload(
     )
 
 
-def decode_to_16k_mono(data: bytes, *, max_seconds: float | None = None, timeout_s: float = 600.0) -> np.ndarray:
+def decode_to_16k_mono(
+    data: bytes, *, max_seconds: float | None = None, timeout_s: float = 600.0
+) -> np.ndarray:
     """Decode any accepted format to float32 mono at 16 kHz in [-1, 1] (Whisper's input).
 
     ``max_seconds`` re-checks the length on the exact decoded samples: the API's probe only
@@ -194,7 +198,9 @@ def decode_to_16k_mono(data: bytes, *, max_seconds: float | None = None, timeout
                 timeout=timeout_s,
             )  # fmt: skip
         except subprocess.CalledProcessError as exc:
-            raise AudioRejected(ErrorCode.audio_corrupt, f"undecodable audio: {_stderr_tail(exc, path)}") from exc
+            raise AudioRejected(
+                ErrorCode.audio_corrupt, f"undecodable audio: {_stderr_tail(exc, path)}"
+            ) from exc
         except subprocess.TimeoutExpired as exc:
             raise AudioRejected(ErrorCode.audio_corrupt, f"decoding took over {timeout_s:g} s") from exc
     samples = np.clip(np.frombuffer(raw, dtype="<f4"), -1.0, 1.0).astype(np.float32)
@@ -202,7 +208,9 @@ def decode_to_16k_mono(data: bytes, *, max_seconds: float | None = None, timeout
         raise AudioRejected(ErrorCode.audio_empty, "the audio contains no samples")
     duration = samples.size / STT_SAMPLE_RATE
     if max_seconds is not None and duration > max_seconds:
-        raise AudioRejected(ErrorCode.audio_too_long, f"the audio lasts {duration:.1f} s; the limit is {max_seconds:g} s")
+        raise AudioRejected(
+            ErrorCode.audio_too_long, f"the audio lasts {duration:.1f} s; the limit is {max_seconds:g} s"
+        )
     return samples
 
 
@@ -226,7 +234,8 @@ def ensure_not_silent(samples: np.ndarray, threshold_dbfs: float, sample_rate: i
     if level < threshold_dbfs:
         shown = "-inf" if math.isinf(level) else f"{level:.1f}"
         raise AudioRejected(
-            ErrorCode.audio_silent, f"the audio is silent (loudest frame {shown} dBFS < {threshold_dbfs:g} dBFS)"
+            ErrorCode.audio_silent,
+            f"the audio is silent (loudest frame {shown} dBFS < {threshold_dbfs:g} dBFS)",
         )
 
 

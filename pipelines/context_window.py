@@ -11,7 +11,7 @@ from pipelines.backends import ChatMessage
 # Chat templates wrap each message in role markers (ChatML: "<|im_start|>user\n ... <|im_end|>\n").
 MESSAGE_OVERHEAD_TOKENS = 4
 TRUNCATION_MARKER = " […] "
-# Even when the system prompt alone is over budget, the user is still heard this much.
+# Even when the fixed prefix alone is over budget, the user is still heard this much.
 MIN_USER_TOKENS = 16
 
 TokenCounter = Callable[[str], int]
@@ -45,23 +45,23 @@ def truncate_middle(text: str, max_tokens: int, count_tokens: TokenCounter) -> s
 
 
 def fit_to_budget(
-    system: ChatMessage,
+    prefix: Sequence[ChatMessage],
     turns: Sequence[tuple[ChatMessage, ChatMessage]],
     user: ChatMessage,
     *,
     count_tokens: TokenCounter,
     token_budget: int,
 ) -> list[ChatMessage]:
-    """System first, then as many of the most recent whole turns as fit, then the user message.
+    """The fixed prefix (system prompt, examples), as many of the newest whole turns as fit, the user.
 
     ``turns`` are (user, assistant) pairs, oldest first. A turn is kept whole or not at all, and
     only a contiguous run of the newest turns is kept, so the model never sees a gap. If the user
-    message alone does not fit next to the system prompt it is shortened in the middle.
+    message alone does not fit next to the prefix it is shortened in the middle.
     """
-    system_cost = message_tokens(system, count_tokens)
-    room_for_user = max(token_budget - system_cost - MESSAGE_OVERHEAD_TOKENS, MIN_USER_TOKENS)
+    prefix_cost = sum(message_tokens(m, count_tokens) for m in prefix)
+    room_for_user = max(token_budget - prefix_cost - MESSAGE_OVERHEAD_TOKENS, MIN_USER_TOKENS)
     user = ChatMessage(role=user.role, content=truncate_middle(user.content, room_for_user, count_tokens))
-    remaining = token_budget - system_cost - message_tokens(user, count_tokens)
+    remaining = token_budget - prefix_cost - message_tokens(user, count_tokens)
 
     kept: list[ChatMessage] = []
     for question, answer in reversed(turns):
@@ -70,4 +70,4 @@ def fit_to_budget(
             break
         kept[:0] = [question, answer]
         remaining -= cost
-    return [system, *kept, user]
+    return [*prefix, *kept, user]

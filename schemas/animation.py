@@ -66,7 +66,7 @@ class AnimationTrack(BaseModel):
         description="VRM 1.0 mouth expressions; every shape present. All zero means a closed mouth."
     )
     visemes: dict[Viseme, Curve] = Field(
-        description="The 15 Oculus visemes; every viseme present; weights sum to 1 at any time (sil too)."
+        description="The 15 Oculus visemes, all present; weights sum to 1 (to rounding), sil included."
     )
     expressions: dict[Emotion, Curve] = Field(
         description="VRM emotion presets with blend-in/out; every preset present."

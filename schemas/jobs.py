@@ -61,6 +61,7 @@ class SegmentOut(BaseModel):
         default=None, description="AnimationTrack (schemas/json/animation.schema.json) once ready."
     )
     ready: bool = False
+    timings: dict[str, StageTiming] = Field(default_factory=dict, description="This segment's tts/animation.")
 
 
 class JobOut(BaseModel):

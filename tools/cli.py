@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -66,6 +67,19 @@ def poll(client: httpx.Client, job_id: str, label: str, timeout: float = 600) ->
     raise typer.Exit(code=1)
 
 
+def viseme_changes(track: dict[str, Any]) -> int:
+    """How many times the dominant Oculus viseme changes: the lip-sync events of the segment."""
+    curves = track.get("visemes") or {}
+    if not curves:
+        return 0
+    times = np.unique([key["t"] for curve in curves.values() for key in curve])
+    weights = np.stack(
+        [np.interp(times, [k["t"] for k in curve], [k["w"] for k in curve]) for curve in curves.values()]
+    )
+    dominant = weights.argmax(axis=0)
+    return int(np.count_nonzero(dominant[1:] != dominant[:-1]))
+
+
 def show_turn(client: httpx.Client, job: dict[str, Any], run_dir: Path, wall_s: float) -> None:
     console.print(f"[bold]transcript[/bold]: {job['transcript']['text'].strip()}")
     console.print(f"[bold]reply[/bold]:      {job['reply']['text']}")
@@ -77,7 +91,7 @@ def show_turn(client: httpx.Client, job: dict[str, Any], run_dir: Path, wall_s: 
         track = segment["animation"] or {}
         segments.add_row(
             str(segment["index"]), segment["text"], str(target.relative_to(PROJECT_ROOT)),
-            f"{segment['duration_s']:.2f}", str(len(track.get("visemes", []))), segment["emotion"],
+            f"{segment['duration_s']:.2f}", str(viseme_changes(track)), segment["emotion"],
         )  # fmt: skip
     console.print(segments)
     timings = Table("stage", "work (s)", "started after submit (s)", "finished after submit (s)")

@@ -140,7 +140,11 @@ def split_fused_projection(
 ) -> dict[str, np.ndarray]:
     """Split a fused (k·d, d) projection into k (d, d) ones; openai-whisper's key has no bias."""
     parts = len(names)
-    if weight.shape[0] % parts or weight.shape[0] // parts != weight.shape[1] or bias.shape[0] != weight.shape[0]:
+    if (
+        weight.shape[0] % parts
+        or weight.shape[0] // parts != weight.shape[1]
+        or bias.shape[0] != weight.shape[0]
+    ):
         raise ConversionError(f"fused projection of shape {weight.shape} does not split into {parts}")
     out: dict[str, np.ndarray] = {}
     for name, w, b in zip(names, np.split(weight, parts), np.split(bias, parts), strict=True):
@@ -239,7 +243,9 @@ def convert_ct2_to_openai_whisper(ct2_dir: Path, output: Path) -> Path:
     if any(name.endswith("weight_scale") for name in model.variables):
         raise ConversionError(f"{ct2_dir} is int8-quantized; convert a float16/float32 CTranslate2 model")
     dims = infer_dims(model.variables)
-    state = {name: torch.from_numpy(array) for name, array in ct2_to_state_dict(model.variables, dims).items()}
+    state = {
+        name: torch.from_numpy(array) for name, array in ct2_to_state_dict(model.variables, dims).items()
+    }
     whisper.model.Whisper(whisper.model.ModelDimensions(**dims)).load_state_dict(state, strict=True)
 
     checkpoint: dict[str, Any] = {"dims": dims, "model_state_dict": state}
@@ -247,7 +253,9 @@ def convert_ct2_to_openai_whisper(ct2_dir: Path, output: Path) -> Path:
     if config_file.exists():
         heads = json.loads(config_file.read_text()).get("alignment_heads")
         if heads:
-            checkpoint["alignment_heads"] = alignment_heads_dump(heads, dims["n_text_layer"], dims["n_text_head"])
+            checkpoint["alignment_heads"] = alignment_heads_dump(
+                heads, dims["n_text_layer"], dims["n_text_head"]
+            )
 
     output.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=output.parent, prefix=output.name, suffix=".partial")
@@ -266,7 +274,9 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 @app.command()
 def main(
-    source: Annotated[str, typer.Argument(help="CTranslate2 model directory, or bundled:tiny.en / bundled:base")],
+    source: Annotated[
+        str, typer.Argument(help="CTranslate2 model directory, or bundled:tiny.en / bundled:base")
+    ],
     output: Annotated[Path, typer.Argument(help="the openai-whisper .pt checkpoint to write")],
 ) -> None:
     """Convert SOURCE into an openai-whisper checkpoint at OUTPUT."""

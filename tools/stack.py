@@ -96,14 +96,16 @@ class Stack:
         )
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = (self.run_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             argv,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self.child_env(),
+            env={**self.child_env(), **(extra_env or {})},
             cwd=PROJECT_ROOT,
             start_new_session=True,  # its own process group: we can stop it with its children
         )
@@ -138,7 +140,9 @@ class Stack:
         wait_until(lambda: bool(client.admin.command("ping")), timeout=60, what="MongoDB server")
         client.close()
 
-    def start_worker(self, pool: str, *, concurrency: int = 1, suffix: str = "") -> str:
+    def start_worker(
+        self, pool: str, *, concurrency: int = 1, suffix: str = "", extra_env: dict[str, str] | None = None
+    ) -> str:
         name = f"worker-{pool}{suffix}"
         queues = ",".join(q.value for q in WORKER_POOLS[pool])
         self._spawn(
@@ -146,6 +150,7 @@ class Stack:
             [sys.executable, "-m", "celery", "-A", "workers.runtime:app", "worker", "-Q", queues,
              "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
              "-l", "INFO", "--without-mingle", "--without-gossip"],
+            extra_env,
         )  # fmt: skip
         return name
 

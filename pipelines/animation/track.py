@@ -54,9 +54,7 @@ def build_animation_track(
         emotion=preset,
         mouth={shape: _curve(times, mouth[:, i]) for i, shape in enumerate(MOUTH_SHAPES)},
         visemes={viseme: _curve(times, poses[:, i]) for i, viseme in enumerate(VISEMES)},
-        expressions={
-            name: _curve(*map(np.array, zip(*points, strict=True))) for name, points in expressions.items()
-        },
+        expressions={name: _curve(*np.array(points).T) for name, points in expressions.items()},
         blinks=blink_schedule(preset, expressions[preset], duration, seed),
         motions=motion_triggers(motions, duration),
     )

@@ -72,8 +72,9 @@ def phoneme_viseme(phoneme: str) -> Viseme | None:
         return None  # a lone diacritic
     if base[0] in PHONEME_VISEME:
         return PHONEME_VISEME[base[0]]
-    # Other letters are modifiers (ʲ, ʰ) or rare sounds: they colour a neighbour. Symbols are silence.
-    return None if unicodedata.category(base[0]).startswith("L") else "sil"
+    # Other letters and digits are modifiers (ʲ, ʰ, tone numbers) or rare sounds: they colour a
+    # neighbour. Punctuation and symbols (^ $ _) are silence.
+    return None if unicodedata.category(base[0])[0] in "LN" else "sil"
 
 
 @dataclass(frozen=True)

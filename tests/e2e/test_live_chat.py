@@ -1,6 +1,7 @@
 """Live chat end to end: real API, Redis, MongoDB-protocol server, Celery workers and models."""
 
 import io
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -44,7 +45,9 @@ def assert_segments_play(api: httpx.Client, job: dict[str, Any]) -> None:
         track = segment["animation"]
         assert track is not None and segment["ready"]
         assert abs(track["duration_s"] - duration) <= 0.05
-        assert track["mouth"][-1]["t"] == pytest.approx(track["duration_s"], abs=0.05)
+        assert track["schema_version"] == "1.0" and track["source"] == "alignment"
+        assert all(curve[-1]["t"] == pytest.approx(track["duration_s"]) for curve in track["visemes"].values())
+        assert track["emotion"] == segment["emotion"]
         ogg = api.get(segment["audio_url"], params={"format": "ogg"})
         assert ogg.status_code == 200 and ogg.headers["content-type"] == "audio/ogg"
 
@@ -118,3 +121,16 @@ def test_health_readiness_and_openapi(api: httpx.Client) -> None:
     paths = api.get("/openapi.json").json()["paths"]
     assert "/v1/sessions/{session_id}/utterances" in paths and "/v1/jobs/{job_id}" in paths
     assert "vtuber_queue_depth" in api.get("/metrics").text
+
+
+def test_first_segment_is_ready_while_the_llm_still_generates(api: httpx.Client, session_id: str) -> None:
+    accepted = api.post(
+        f"/v1/sessions/{session_id}/utterances",
+        json={"text": "Tell me three short facts about cats, one sentence each."},
+    )
+    job = wait_for_job(api, accepted.json()["job_id"])
+    assert job["status"] == "completed", job["error"]
+    assert job["segments_total"] >= 2, job["reply"]
+    first_ready = datetime.fromisoformat(job["segments"][0]["timings"]["animation"]["finished_at"])
+    llm_done = datetime.fromisoformat(job["timings"]["llm"]["finished_at"])
+    assert first_ready < llm_done, (first_ready, llm_done)

@@ -1,4 +1,4 @@
-"""Audio intake against the real ffmpeg/ffprobe: every accepted format decodes, every bad input gets its code."""
+"""Audio intake on the real ffmpeg/ffprobe: every accepted format decodes, every bad input gets its code."""
 
 import io
 import os
@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from pipelines.audio_intake import (
+    AudioInfo,
     AudioRejected,
     decode_to_16k_mono,
     encode_audio,
@@ -19,7 +20,7 @@ from pipelines.audio_intake import (
 from pipelines.errors import StageError
 from schemas.errors import ErrorCode
 
-LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_seconds": 60.0}
+MAX_BYTES, MAX_SECONDS = 25 * 1024 * 1024, 60.0
 # ffmpeg arguments producing each accepted format from a WAV on stdin.
 ENCODINGS: dict[str, list[str]] = {
     "wav": ["-c:a", "pcm_s16le", "-f", "wav"],
@@ -47,6 +48,16 @@ def convert(wav: bytes, codec_args: list[str]) -> bytes:
     finally:
         if os.path.exists(out):
             os.unlink(out)
+
+
+def check_upload(
+    data: bytes,
+    name: str | None,
+    ctype: str | None,
+    max_bytes: int = MAX_BYTES,
+    max_seconds: float = MAX_SECONDS,
+) -> AudioInfo:
+    return inspect_upload(data, name, ctype, max_bytes=max_bytes, max_seconds=max_seconds)
 
 
 def code_of(excinfo: pytest.ExceptionInfo[AudioRejected]) -> ErrorCode:
@@ -80,7 +91,7 @@ def test_every_accepted_format_is_inspected_and_decodes_to_16k_mono(
     fmt: str, encoded: dict[str, bytes], speech_seconds: float
 ) -> None:
     data = encoded[fmt]
-    info = inspect_upload(data, f"clip.{fmt}", None, **LIMITS)
+    info = check_upload(data, f"clip.{fmt}", None)
     assert info.format == fmt
     assert info.duration_s == pytest.approx(speech_seconds, abs=0.1)
     assert info.channels == 2
@@ -95,21 +106,21 @@ def test_every_accepted_format_is_inspected_and_decodes_to_16k_mono(
 
 def test_empty_upload_is_audio_empty() -> None:
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(b"", "a.wav", "audio/wav", **LIMITS)
+        check_upload(b"", "a.wav", "audio/wav")
     assert code_of(exc) == ErrorCode.audio_empty
 
 
 def test_wav_without_samples_is_audio_empty() -> None:
     header_only = encode_audio(np.zeros(0, dtype=np.float32), 16000, "wav")
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(header_only, "a.wav", "audio/wav", **LIMITS)
+        check_upload(header_only, "a.wav", "audio/wav")
     assert code_of(exc) == ErrorCode.audio_empty
 
 
 def test_random_bytes_are_audio_corrupt() -> None:
     garbage = np.random.default_rng(7).integers(0, 256, 50_000, dtype=np.uint8).tobytes()
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(garbage, "a.mp3", "audio/mpeg", **LIMITS)
+        check_upload(garbage, "a.mp3", "audio/mpeg")
     assert code_of(exc) == ErrorCode.audio_corrupt
     with pytest.raises(AudioRejected) as exc:
         decode_to_16k_mono(garbage)
@@ -121,14 +132,14 @@ def test_png_is_unsupported_media_type() -> None:
                   "-c:v", "png", "pipe:1"])  # fmt: skip
     assert png.startswith(b"\x89PNG")
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(png, "a.png", "image/png", **LIMITS)
+        check_upload(png, "a.png", "image/png")
     assert code_of(exc) == ErrorCode.unsupported_media_type
 
 
 def test_text_is_unsupported_media_type() -> None:
     text = ("Not audio at all, just some notes. " * 40).encode()
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(text, "notes.txt", "text/plain", **LIMITS)
+        check_upload(text, "notes.txt", "text/plain")
     assert code_of(exc) == ErrorCode.unsupported_media_type
 
 
@@ -136,27 +147,27 @@ def test_video_without_audio_is_unsupported_media_type() -> None:
     video = ffmpeg(["-f", "lavfi", "-i", "testsrc=size=32x32:rate=5", "-t", "1", "-c:v", "libvpx",
                     "-f", "webm", "pipe:1"])  # fmt: skip
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(video, "clip.webm", "video/webm", **LIMITS)
+        check_upload(video, "clip.webm", "video/webm")
     assert code_of(exc) == ErrorCode.unsupported_media_type
 
 
 def test_audio_in_a_container_outside_the_list_is_unsupported_media_type(speech_wav: bytes) -> None:
     aiff = convert(speech_wav, ["-f", "aiff"])
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(aiff, "clip.aiff", "audio/aiff", **LIMITS)
+        check_upload(aiff, "clip.aiff", "audio/aiff")
     assert code_of(exc) == ErrorCode.unsupported_media_type
     assert "not accepted" in exc.value.message
 
 
 def test_too_large_payload_is_rejected_before_probing(speech_wav: bytes) -> None:
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(speech_wav, "a.wav", "audio/wav", max_bytes=len(speech_wav) - 1, max_seconds=60.0)
+        check_upload(speech_wav, "a.wav", "audio/wav", max_bytes=len(speech_wav) - 1)
     assert code_of(exc) == ErrorCode.payload_too_large
 
 
 def test_too_long_clip_is_rejected_at_the_api_and_at_the_worker(encoded: dict[str, bytes]) -> None:
     with pytest.raises(AudioRejected) as exc:
-        inspect_upload(encoded["mp3"], "a.mp3", "audio/mpeg", max_bytes=LIMITS["max_bytes"], max_seconds=1.0)
+        check_upload(encoded["mp3"], "a.mp3", "audio/mpeg", max_seconds=1.0)
     assert code_of(exc) == ErrorCode.audio_too_long
     with pytest.raises(AudioRejected) as exc:
         decode_to_16k_mono(encoded["aac"], max_seconds=1.0)
@@ -165,9 +176,12 @@ def test_too_long_clip_is_rejected_at_the_api_and_at_the_worker(encoded: dict[st
 
 def test_silent_and_near_silent_clips_are_audio_silent() -> None:
     rng = np.random.default_rng(1)
-    for samples in (np.zeros(32000, np.float32), (rng.standard_normal(32000) * 10 ** (-70 / 20)).astype(np.float32)):
+    for samples in (
+        np.zeros(32000, np.float32),
+        (rng.standard_normal(32000) * 10 ** (-70 / 20)).astype(np.float32),
+    ):
         wav = encode_audio(samples, 16000, "wav")
-        inspect_upload(wav, "quiet.wav", "audio/wav", **LIMITS)  # silence is well-formed audio...
+        check_upload(wav, "quiet.wav", "audio/wav")  # silence is well-formed audio...
         with pytest.raises(AudioRejected) as exc:
             ensure_not_silent(decode_to_16k_mono(wav), -55.0)  # ...refused once decoded
         assert code_of(exc) == ErrorCode.audio_silent
@@ -194,7 +208,7 @@ def test_encoded_output_is_accepted_back_with_its_length(fmt: str) -> None:
     t = np.arange(int(22050 * 1.5)) / 22050
     tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     data = encode_audio(tone, 22050, fmt)  # type: ignore[arg-type]
-    info = inspect_upload(data, None, None, **LIMITS)
+    info = check_upload(data, None, None)
     assert info.format == fmt
     assert info.channels == 1
     assert info.duration_s == pytest.approx(1.5, abs=0.1)

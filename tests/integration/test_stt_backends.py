@@ -79,7 +79,9 @@ def synthesize_piper(texts: list[str]) -> list[np.ndarray]:
 
 
 def synthesize_espeak(text: str, voice: str = "en-us") -> np.ndarray:
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True)
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True
+    )
     return decode_to_16k_mono(wav.stdout)
 
 
@@ -92,7 +94,9 @@ def synthesize_flite(text: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clips() -> Clips:
-    out: Clips = dict(zip((("piper", i) for i in range(len(SENTENCES))), synthesize_piper(SENTENCES), strict=True))
+    out: Clips = dict(
+        zip((("piper", i) for i in range(len(SENTENCES))), synthesize_piper(SENTENCES), strict=True)
+    )
     for i, text in enumerate(SENTENCES):
         out["espeak", i] = synthesize_espeak(text)
         out["flite", i] = synthesize_flite(text)
@@ -103,7 +107,11 @@ def clips() -> Clips:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # A fresh cache: the openai-whisper checkpoint is converted by the code under test, not reused.
     return get_settings().model_copy(
-        update={"model_cache_dir": tmp_path_factory.mktemp("models"), "stt_device": "auto", "stt_beam_size": 1}
+        update={
+            "model_cache_dir": tmp_path_factory.mktemp("models"),
+            "stt_device": "auto",
+            "stt_beam_size": 1,
+        }
     )
 
 

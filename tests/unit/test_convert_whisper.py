@@ -121,7 +121,9 @@ def test_converted_model_transcribes_like_faster_whisper(checkpoint: Path) -> No
     converted = OpenAIWhisperSTT(settings, str(checkpoint))
     for text in ("Please remember to buy milk, eggs and bread on your way home.",
                  "My favorite game is chess because every match feels different."):  # fmt: skip
-        wav = subprocess.run(["espeak-ng", "-v", "en-us", "--stdout", text], capture_output=True, check=True).stdout
+        wav = subprocess.run(
+            ["espeak-ng", "-v", "en-us", "--stdout", text], capture_output=True, check=True
+        ).stdout
         audio = decode_to_16k_mono(wav)
         expected, got = reference.transcribe(audio), converted.transcribe(audio)
         assert got.text == expected.text

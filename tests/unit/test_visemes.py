@@ -40,7 +40,7 @@ def test_every_viseme_is_reachable_and_poses_are_in_range() -> None:
         ("ʃ", "CH"), ("z", "SS"), ("n", "nn"), ("ɹ", "RR"), ("æ", "aa"), ("ɛ", "E"), ("ɪ", "ih"),
         ("ɔ", "oh"), ("ʊ", "ou"), ("n̩", "nn"), ("aɪ", "aa"),
         (".", "sil"), (",", "sil"), ("^", "sil"), ("$", "sil"), (PAUSE, "sil"),
-        ("ˈ", None), ("ˌ", None), ("ː", None), (" ", None), ("ʲ", None),
+        ("ˈ", None), ("ˌ", None), ("ː", None), (" ", None), ("ʲ", None), ("2", None),
     ],
 )  # fmt: skip
 def test_phoneme_viseme(phoneme: str, viseme: str | None) -> None:

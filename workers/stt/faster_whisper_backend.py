@@ -41,7 +41,8 @@ def _load_model(path: str, device: str, compute_type: str) -> "WhisperModel":
                 _loaded[key] = WhisperModel(path, device=device, compute_type=compute_type, num_workers=1)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise StageError(
-                    ErrorCode.stt_failed, f"cannot load Whisper model {path!r} on {device}/{compute_type}: {exc}"
+                    ErrorCode.stt_failed,
+                    f"cannot load Whisper model {path!r} on {device}/{compute_type}: {exc}",
                 ) from exc
         return _loaded[key]
 
@@ -88,7 +89,9 @@ class FasterWhisperSTT:
 
     name = "faster_whisper"
 
-    def __init__(self, settings: Settings, model: str | None = None, *, vad_filter: bool | None = None) -> None:
+    def __init__(
+        self, settings: Settings, model: str | None = None, *, vad_filter: bool | None = None
+    ) -> None:
         """``vad_filter=None`` (auto) runs Silero VAD only on audio longer than 30 s.
 
         Live utterances arrive already end-pointed and short: VAD would add latency and can clip
@@ -126,7 +129,11 @@ class FasterWhisperSTT:
         vad = self.vad_filter if self.vad_filter is not None else duration > VAD_AUTO_MIN_SECONDS
         try:
             pieces, info = model.transcribe(
-                audio, language=code, beam_size=self.beam_size, word_timestamps=word_timestamps, vad_filter=vad
+                audio,
+                language=code,
+                beam_size=self.beam_size,
+                word_timestamps=word_timestamps,
+                vad_filter=vad,
             )
             segments = [
                 TranscriptSegment(

@@ -49,7 +49,12 @@ def ensure_converted_checkpoint(spec: str, cache_dir: Path | None = None) -> Pat
         raise StageError(ErrorCode.stt_failed, f"{ct2_dir} is not a CTranslate2 Whisper model (no model.bin)")
     info = source.stat()
     fingerprint = json.dumps(
-        {"source": str(source), "size": info.st_size, "mtime_ns": info.st_mtime_ns, "converter": CONVERTER_REVISION}
+        {
+            "source": str(source),
+            "size": info.st_size,
+            "mtime_ns": info.st_mtime_ns,
+            "converter": CONVERTER_REVISION,
+        }
     )
     if spec.startswith(BUNDLED_PREFIX):
         stem = spec.removeprefix(BUNDLED_PREFIX)
@@ -93,7 +98,9 @@ def _load_model(name_or_path: str, device: str, download_root: Path) -> _Loaded:
             try:
                 model = whisper.load_model(name_or_path, device=device, download_root=str(download_root))
             except (RuntimeError, OSError, KeyError, ValueError) as exc:
-                raise StageError(ErrorCode.stt_failed, f"cannot load Whisper model {name_or_path!r}: {exc}") from exc
+                raise StageError(
+                    ErrorCode.stt_failed, f"cannot load Whisper model {name_or_path!r}: {exc}"
+                ) from exc
             if Path(name_or_path).is_file():
                 # Converted checkpoints carry the tuned alignment heads (load_model keeps its generic
                 # default for files); mmap reads just that key, not the weights again.

@@ -7,7 +7,7 @@ from pipelines.stages.animation import animate_segment
 from schemas.jobs import Stage
 from workers.runtime import app, settings, stage_context
 from workers.tasks.base import job_failure_recorder, run_stage
-from workers.tts.phonemes import text_to_phonemes
+from workers.animation_phonemes import text_phonemes
 
 
 @app.task(name=TaskName.animate_segment, bind=True, max_retries=settings().stage_max_retries)
@@ -15,5 +15,5 @@ def animate(self: Task, job_id: str, attempt: int, index: int) -> None:
     run_stage(
         self,
         record_failure=job_failure_recorder(job_id, Stage.animation),
-        body=lambda: animate_segment(stage_context(), text_to_phonemes, job_id, attempt, index),
+        body=lambda: animate_segment(stage_context(), text_phonemes, job_id, attempt, index),
     )

@@ -18,7 +18,10 @@ from pipelines.settings import Settings
 from schemas.animation import Emotion
 from schemas.errors import ErrorCode
 from schemas.persona import Persona
-from workers.assets import AssetError, piper_voice_file
+from workers.animation_phonemes import join_sentences, text_phonemes
+from workers.assets import piper_voice_file
+
+__all__ = ["EMOTION_PROSODY", "PiperSynthesizer", "text_phonemes"]  # text_phonemes: engines without timings
 
 
 @dataclass(frozen=True)
@@ -70,24 +73,26 @@ class PiperSynthesizer:
         if not chunks:
             raise StageError(ErrorCode.tts_bad_request, "nothing to speak: the text has no speakable words")
         rate = voice.config.sample_rate
-        gap = np.zeros(round(persona.voice.piper.sentence_silence_s * prosody.pause * rate), np.float32)
+        gap = round(persona.voice.piper.sentence_silence_s * prosody.pause * rate)
         pieces: list[np.ndarray] = []
-        timings: list[PhonemeTiming] | None = []
-        text_phonemes: list[str] = []
-        for index, chunk in enumerate(chunks):
-            if index and gap.size:
-                timings = _extend(timings, [(PAUSE, gap.size)], sum(map(len, pieces)), rate)
-                pieces.append(gap)
-            aligned = chunk.phoneme_alignments
-            counts = [(a.phoneme, int(a.num_samples)) for a in aligned] if aligned else None
-            timings = _extend(timings, counts, sum(map(len, pieces)), rate, len(chunk.audio_float_array))
-            pieces.append(chunk.audio_float_array.astype(np.float32))
-            text_phonemes.extend(chunk.phonemes)
+        counts: list[tuple[str, int]] = []  # (phoneme, samples) end to end
+        aligned = True
+        for index, chunk in enumerate(chunks):  # one chunk per sentence
+            if index and gap:
+                pieces.append(np.zeros(gap, np.float32))
+                counts.append((PAUSE, gap))
+            audio = chunk.audio_float_array.astype(np.float32)
+            pieces.append(audio)
+            chunk_counts = [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments or []]
+            # Timings that do not add up to the audio would drift out of sync; without them the
+            # animation stage falls back to the energy method.
+            aligned = aligned and sum(n for _, n in chunk_counts) == len(audio)
+            counts += chunk_counts
         return SynthesizedSpeech(
             samples=np.concatenate(pieces),
             sample_rate=rate,
-            phonemes=timings,
-            text_phonemes=text_phonemes,
+            phonemes=_timings(counts, rate) if aligned else None,
+            text_phonemes=join_sentences([chunk.phonemes for chunk in chunks]),
             extra={"engine": self.name, "voice": spec, "emotion_prosody": normalize_emotion(emotion)},
         )
 
@@ -96,26 +101,16 @@ class PiperSynthesizer:
             try:
                 path = piper_voice_file(spec)
                 self._voices[spec] = PiperVoice.load(path, include_alignments=True)
-            except (AssetError, OSError, ValueError) as exc:
+            except Exception as exc:  # missing file, bad config, corrupt model: all a setup problem
                 raise StageError(ErrorCode.tts_failed, f"cannot load Piper voice {spec!r}: {exc}") from exc
         return self._voices[spec]
 
 
-def _extend(
-    timings: list[PhonemeTiming] | None,
-    counts: list[tuple[str, int]] | None,
-    offset: int,
-    rate: int,
-    expected: int | None = None,
-) -> list[PhonemeTiming] | None:
-    """Append sample-count alignments at ``offset``; any chunk without exact alignments voids them all.
-
-    Timings that do not add up to the audio would put the mouth out of sync; the animation stage
-    then falls back to the energy method, which is better than a drifting track.
-    """
-    if timings is None or counts is None or (expected is not None and sum(n for _, n in counts) != expected):
-        return None
-    for phoneme, count in counts:
-        timings.append(PhonemeTiming(phoneme, offset / rate, (offset + count) / rate))
-        offset += count
-    return timings
+def _timings(counts: list[tuple[str, int]], rate: int) -> list[PhonemeTiming]:
+    """Contiguous timings from per-phoneme sample counts (exact: no rounding drift)."""
+    ends = np.cumsum([n for _, n in counts])
+    starts = ends - [n for _, n in counts]
+    return [
+        PhonemeTiming(phoneme, float(start) / rate, float(end) / rate)
+        for (phoneme, _), start, end in zip(counts, starts, ends, strict=True)
+    ]
