@@ -246,8 +246,9 @@ MEDIA_TYPES: dict[str, str] = {"wav": "audio/wav", "ogg": "audio/ogg", "mp3": "a
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: EncodedFormat = "wav") -> bytes:
     """Encode float32 mono samples: 16-bit WAV, MP3 (in-process via libsndfile) or Ogg Opus.
 
-    Ogg carries Opus (what browsers record and play; Safari never played Vorbis) through ffmpeg,
-    because Opus only takes 8/12/16/24/48 kHz and TTS voices run at others (Piper: 22.05 kHz).
+    Ogg carries Opus (what browsers' MediaRecorder produces, and the best speech codec at low
+    bitrates) through ffmpeg: Opus only takes 8/12/16/24/48 kHz, TTS voices run at others (Piper:
+    22.05 kHz), and ffmpeg resamples on the way.
     """
     mono = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
     if fmt == "ogg":

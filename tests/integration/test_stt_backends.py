@@ -255,3 +255,26 @@ def test_concurrent_calls_give_the_sequential_results(
     with ThreadPoolExecutor(max_workers=2) as pool:
         concurrent = list(pool.map(lambda k: stt.transcribe(clips[k]).text, keys))
     assert concurrent == sequential
+
+
+def test_long_recording_gets_vad_and_keeps_the_original_timeline(
+    tiny: FasterWhisperSTT, clips: Clips
+) -> None:
+    """Over 30 s, silences are skipped by VAD; timings must still refer to the full recording."""
+    assert tiny.vad_filter is None  # auto
+    gap = np.zeros(12 * 16000, dtype=np.float32)
+    parts = [clips["piper", 0], clips["piper", 1], clips["piper", 2]]
+    recording = np.concatenate([parts[0], gap, parts[1], gap, parts[2]])
+    assert recording.size / 16000 > 30.0
+    spans, offset = [], 0
+    for part in parts:  # where speech really starts and ends (Piper pads with quiet)
+        loud = np.flatnonzero(np.abs(part) > 0.02)
+        spans.append(((offset + loud[0]) / 16000, (offset + loud[-1]) / 16000))
+        offset += part.size + gap.size
+    transcript = tiny.transcribe(recording)
+    assert wer([(" ".join(SENTENCES[:3]), transcript.text)]) <= 0.1
+    all_words = [w for s in transcript.segments for w in s.words]
+    for onset, _ in spans:
+        assert min(abs(w.start - onset) for w in all_words) < 0.3
+    for w in all_words:  # nothing invented inside the 12 s pauses
+        assert any(start - 0.3 <= w.start and w.end <= end + 0.3 for start, end in spans), w

@@ -10,7 +10,7 @@ from pipelines.context_window import (
     fit_to_budget,
     truncate_middle,
 )
-from pipelines.prompting import build_messages, neutralize_control_tokens, system_prompt
+from pipelines.prompting import build_messages, example_exchange, neutralize_control_tokens, system_prompt
 from schemas.persona import Persona
 from schemas.session import ConversationTurn
 
@@ -30,7 +30,10 @@ PERSONA = Persona(
     allowed_motions=["wave", "nod"],
 )
 
-SYSTEM_COST = count_words(system_prompt(PERSONA)) + MESSAGE_OVERHEAD_TOKENS
+PREFIX_COST = sum(
+    count_words(m.content) + MESSAGE_OVERHEAD_TOKENS
+    for m in [ChatMessage(role="system", content=system_prompt(PERSONA)), *example_exchange(PERSONA)]
+)
 
 
 def turn(i: int, words: int = 3) -> ConversationTurn:
@@ -54,20 +57,34 @@ def total_tokens(messages: list[ChatMessage]) -> int:
 
 def test_system_message_comes_first_with_persona_style_language_and_tag_rules() -> None:
     messages = build_messages(PERSONA, [turn(1)], "Hi Hana!", count_tokens=count_words, token_budget=1000)
-    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     system = messages[0].content
     assert system.startswith("You are Hana, a cheerful VTuber.")
     assert "Bright and friendly." in system and "English" in system
     assert "[neutral], [happy], [sad]." in system and "[angry]" not in system
-    assert "[wave], [nod]." in system and "[happy] [wave] Hi" in system
+    assert "[wave], [nod]." in system
     assert "one to three sentences" in system
-    assert "stay Hana" in system
+    assert "You are always Hana" in system and "say no playfully as Hana" in system
     assert messages[-1] == ChatMessage(role="user", content="Hi Hana!")
+
+
+def test_an_example_exchange_shows_the_tag_format_with_allowed_tags_only() -> None:
+    assert [(m.role, m.content) for m in example_exchange(PERSONA)] == [
+        ("user", "Hello!"),
+        (
+            "assistant",
+            "[happy] [wave] Hi there, welcome to my stream! [happy] Oh, is this your first time here?",
+        ),
+    ]
+    korean = PERSONA.model_copy(update={"language": "ko", "allowed_motions": [], "allowed_emotions": ["sad"]})
+    assert example_exchange(korean)[1].content.startswith("[sad] 안녕하세요")
+    assert "[wave]" not in example_exchange(korean)[1].content
+    assert example_exchange(PERSONA.model_copy(update={"language": "fr"})) == []
 
 
 def test_past_replies_carry_their_emotion_tag_to_show_the_format() -> None:
     messages = build_messages(PERSONA, [turn(1)], "Hi", count_tokens=count_words, token_budget=1000)
-    assert messages[2].content == "[happy] a1 a1 a1"
+    assert messages[4].content == "[happy] a1 a1 a1"
 
 
 def test_language_is_named() -> None:
@@ -97,7 +114,7 @@ def test_injection_stays_in_the_user_role_with_control_tokens_neutralized() -> N
     assert rendered.count("<|im_start|>system") == 1
     for token in ("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<s>", "</s>", "<|system|>", "<start_of_turn>"):
         assert token not in last.content
-    assert "<|" not in last.content and "<|" not in messages[1].content
+    assert "<|" not in last.content and "<|" not in messages[3].content
 
 
 def test_neutralizing_leaves_ordinary_text_alone() -> None:
@@ -107,15 +124,15 @@ def test_neutralizing_leaves_ordinary_text_alone() -> None:
 
 def test_trimming_drops_the_oldest_whole_turns_first() -> None:
     history = [turn(i) for i in range(10)]
-    system_cost = SYSTEM_COST
+    prefix_cost = PREFIX_COST
     user_cost = 2 + MESSAGE_OVERHEAD_TOKENS
     turn_cost = 2 * (3 + MESSAGE_OVERHEAD_TOKENS)
-    budget = system_cost + user_cost + 3 * turn_cost + turn_cost // 2  # room for 3.5 turns
+    budget = prefix_cost + user_cost + 3 * turn_cost + turn_cost // 2  # room for 3.5 turns
 
     messages = build_messages(PERSONA, history, "hello there", count_tokens=count_words, token_budget=budget)
 
     assert total_tokens(messages) <= budget
-    assert [m.content for m in messages[1:-1]] == [
+    assert [m.content for m in messages[3:-1]] == [
         "q7 q7 q7",
         "[happy] a7 a7 a7",
         "q8 q8 q8",
@@ -130,17 +147,17 @@ def test_trimming_keeps_only_a_contiguous_run_of_newest_turns() -> None:
     user = ChatMessage(role="user", content="u")
     small = (ChatMessage(role="user", content="x"), ChatMessage(role="assistant", content="y"))
     big = (ChatMessage(role="user", content="w " * 50), ChatMessage(role="assistant", content="z"))
-    messages = fit_to_budget(system, [small, big, small], user, count_tokens=count_words, token_budget=30)
+    messages = fit_to_budget([system], [small, big, small], user, count_tokens=count_words, token_budget=30)
     assert messages == [system, *small, user]  # the old small turn is not kept past the big gap
 
 
 def test_a_too_long_user_message_is_truncated_in_the_middle_with_a_marker() -> None:
     words = [f"w{i}" for i in range(500)]
-    budget = SYSTEM_COST + 100
+    budget = PREFIX_COST + 100
     messages = build_messages(
         PERSONA, [turn(1)], " ".join(words), count_tokens=count_words, token_budget=budget
     )
-    assert [m.role for m in messages] == ["system", "user"]
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert total_tokens(messages) <= budget
     content = messages[-1].content
     assert content.startswith("w0 w1 w2") and content.endswith("w498 w499")
@@ -152,7 +169,7 @@ def test_truncate_middle_keeps_short_text_untouched() -> None:
     assert truncate_middle("short text", 5, count_words) == "short text"
 
 
-def test_user_is_still_heard_when_the_system_prompt_alone_is_over_budget() -> None:
+def test_user_is_still_heard_when_the_prompt_prefix_alone_is_over_budget() -> None:
     messages = build_messages(PERSONA, [], "word " * 100, count_tokens=count_words, token_budget=10)
     assert messages[0].content == system_prompt(PERSONA)
     assert count_words(messages[-1].content) <= MIN_USER_TOKENS
@@ -161,7 +178,8 @@ def test_user_is_still_heard_when_the_system_prompt_alone_is_over_budget() -> No
 @pytest.mark.parametrize("extra", [10, 40, 95, 400])
 def test_budget_is_respected_for_any_history(extra: int) -> None:
     history = [turn(i, words=i + 1) for i in range(12)]
-    budget = SYSTEM_COST + extra
+    budget = PREFIX_COST + extra
     messages = build_messages(PERSONA, history, "how are you", count_tokens=count_words, token_budget=budget)
     assert total_tokens(messages) <= budget
     assert [m.role for m in messages][1:] == ["user", "assistant"] * ((len(messages) - 2) // 2) + ["user"]
+    assert messages[1:3] == example_exchange(PERSONA)
