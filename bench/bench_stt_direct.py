@@ -64,11 +64,14 @@ class Measurement:
 def make_clips(short: int = 6, long: int = 2) -> list[Clip]:
     """Piper speech at 16 kHz; long clips join all sentences with half-second pauses."""
     from piper import PiperVoice
+    from piper.config import SynthesisConfig
 
     voice = PiperVoice.load(str(piper_voice_file("bundled:joe")))
+    # Without sampling noise Piper says a sentence the same way every run: reproducible numbers.
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def speak(text: str) -> np.ndarray:
-        chunks = list(voice.synthesize(text))
+        chunks = list(voice.synthesize(text, syn_config=steady))
         audio = np.concatenate([c.audio_float_array for c in chunks])
         return decode_to_16k_mono(encode_audio(audio, chunks[0].sample_rate, "wav"))
 

@@ -1,11 +1,14 @@
 """Both Whisper backends on real bundled models: accuracy (WER), language handling, word timings.
 
-Clips with known text are synthesized by three engines for voice variety: Piper (neural, en_US joe),
-espeak-ng (formant) and flite (diphone, slt). WER thresholds come from measurements on this set
-(2 CPU cores, Nov 2025): faster-whisper tiny.en 2.8 % overall (Piper 2.8, espeak-ng 5.6, flite 0),
-base 2.8 %, openai-whisper on the converted tiny.en 4.2 %. Thresholds sit at 2-3x those figures:
-loose enough for numeric noise across CPUs and library versions, far below what real faults give
-(wrong sample rate, a mis-split attention projection or int/float confusion give 50-100 %).
+Clips with known text are synthesized by three engines for voice variety: Piper (neural, en_US joe,
+sampling noise off so every run hears the same audio), espeak-ng (formant) and flite (diphone, slt).
+Thresholds come from measurements on this set (greedy decoding, 2 CPU cores): faster-whisper
+tiny.en int8 4.2 % over all 18 clips (Piper 6.9, espeak-ng 5.6, flite 0), base 2.8 % (0 on the
+3-clip subset tested here), openai-whisper on the converted tiny.en 4.2 % (3.6 % on its 6-clip
+subset); in line with OpenAI's published LibriSpeech test-clean figures (tiny.en 5.6 %, base 5.0 %).
+Thresholds sit at about 2-3x the measurements: room for numeric drift across CPUs and library
+versions, far below what real faults give (wrong sample rate, a mis-split attention projection, a
+wrong language token: 50-100 %).
 """
 
 import re
@@ -68,11 +71,14 @@ def test_word_error_rate_counts_edits() -> None:
 
 def synthesize_piper(texts: list[str]) -> list[np.ndarray]:
     from piper import PiperVoice
+    from piper.config import SynthesisConfig
 
     voice = PiperVoice.load(str(piper_voice_file("bundled:joe")))
+    # Without sampling noise Piper says a sentence the same way every run: reproducible numbers.
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     out = []
     for text in texts:
-        chunks = list(voice.synthesize(text))
+        chunks = list(voice.synthesize(text, syn_config=steady))
         audio = np.concatenate([c.audio_float_array for c in chunks])
         out.append(decode_to_16k_mono(encode_audio(audio, chunks[0].sample_rate, "wav")))
     return out
@@ -160,7 +166,7 @@ def pairs(results: dict[tuple[str, int], Transcript]) -> list[tuple[str, str]]:
 
 
 def test_faster_whisper_tiny_en_accuracy(tiny_results: dict[tuple[str, int], Transcript]) -> None:
-    assert wer(pairs(tiny_results)) <= 0.08
+    assert wer(pairs(tiny_results)) <= 0.10
     for voice in VOICES:  # no voice may hide behind the others' average
         assert wer(pairs({k: t for k, t in tiny_results.items() if k[0] == voice})) <= 0.15, voice
 
