@@ -10,7 +10,7 @@ from pipelines.storage import Storage
 
 
 def get_state(request: Request) -> ApiState:
-    return request.app.state.api  # type: ignore[no-any-return]
+    return request.app.state.api
 
 
 def get_storage(request: Request) -> Storage:

@@ -21,10 +21,10 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.audio_intake import decode_to_16k_mono, encode_audio  # noqa: E402
-from pipelines.personas import get_persona  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from tools.stack import Stack  # noqa: E402
+from pipelines.audio_intake import decode_to_16k_mono, encode_audio
+from pipelines.personas import get_persona
+from pipelines.settings import Settings
+from tools.stack import Stack
 
 PROMPTS = [
     "Hi Hana! What games do you like to play on stream?",
@@ -54,9 +54,13 @@ def speak(text: str) -> bytes:
     return encode_audio(speech.samples, speech.sample_rate, "wav")
 
 
-def turn(client: httpx.Client, session: str, *, text: str | None = None, audio: bytes | None = None) -> dict[str, Any]:
+def turn(
+    client: httpx.Client, session: str, *, text: str | None = None, audio: bytes | None = None
+) -> dict[str, Any]:
     if audio is not None:
-        accepted = client.post(f"/v1/sessions/{session}/utterances", files={"audio": ("u.wav", audio, "audio/wav")})
+        accepted = client.post(
+            f"/v1/sessions/{session}/utterances", files={"audio": ("u.wav", audio, "audio/wav")}
+        )
     else:
         accepted = client.post(f"/v1/sessions/{session}/utterances", json={"text": text})
     job = wait(client, accepted.json()["status_url"])
@@ -109,7 +113,9 @@ def main(turns: int = 4, files: int = 12) -> None:
             print("== time to first audio vs full turn, text turns (median) ==")
             for streaming in ("true", "false"):
                 stack.stop(next(n for n in stack.processes if n.startswith("worker-llm")))
-                stack.start_worker("llm", suffix=f"-{streaming}", extra_env={"VTUBER_LLM_STREAMING": streaming})
+                stack.start_worker(
+                    "llm", suffix=f"-{streaming}", extra_env={"VTUBER_LLM_STREAMING": streaming}
+                )
                 stack.wait_for_workers()
                 turn(client, session, text="Hello again!")
                 pairs = [first_audio_and_total(turn(client, session, text=p)) for p in PROMPTS[:turns]]
@@ -141,7 +147,9 @@ def main(turns: int = 4, files: int = 12) -> None:
             stack.wait_for_workers()
             batch_seconds(client, clip, 2)  # the second worker loads its model
             two = batch_seconds(client, clip, files)
-            print(f"  2 STT worker processes: {files / two * 60:6.1f} files/min (2 cores shared with the stack)")
+            print(
+                f"  2 STT worker processes: {files / two * 60:6.1f} files/min (2 cores shared with the stack)"
+            )
     finally:
         stack.stop_all()
 

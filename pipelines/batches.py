@@ -30,7 +30,7 @@ def create_batch(
 ) -> dict[str, Any]:
     """``files`` are (filename, stored audio id, duration in seconds)."""
     now = utcnow()
-    batch = {
+    batch: dict[str, Any] = {
         "_id": new_id(),
         "status": BatchStatus.queued.value,
         "options": options.model_dump(),

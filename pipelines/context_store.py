@@ -18,7 +18,7 @@ class ContextStore:
     def recent(self, session_id: str) -> list[ConversationTurn]:
         """The kept turns, oldest first."""
         raw = self.client.lrange(self._key(session_id), 0, -1)
-        return [ConversationTurn.model_validate_json(item) for item in raw]  # type: ignore[union-attr]
+        return [ConversationTurn.model_validate_json(item) for item in raw]
 
     def append(self, session_id: str, turn: ConversationTurn) -> bool:
         """Add a finished turn once: a guard key makes a repeated call for the same job a no-op."""

@@ -44,16 +44,16 @@ def speech_to_text(settings: Settings, model: str | None = None) -> SpeechToText
     """The configured STT backend; ``model`` picks another allowed model (batch option)."""
     target = STT_BACKENDS[settings.stt_backend]
     if model is None or model == settings.stt_model:
-        return _cached("stt", target, settings)  # type: ignore[no-any-return]
-    return _cached("stt", target, settings, model=model)  # type: ignore[no-any-return]
+        return _cached("stt", target, settings)
+    return _cached("stt", target, settings, model=model)
 
 
 def chat_model(settings: Settings) -> ChatModel:
-    return _cached("llm", LLM_BACKENDS[settings.llm_backend], settings)  # type: ignore[no-any-return]
+    return _cached("llm", LLM_BACKENDS[settings.llm_backend], settings)
 
 
 def speech_synthesizer(settings: Settings) -> SpeechSynthesizer:
-    return _cached("tts", TTS_BACKENDS[settings.tts_backend], settings)  # type: ignore[no-any-return]
+    return _cached("tts", TTS_BACKENDS[settings.tts_backend], settings)
 
 
 def reset() -> None:

@@ -13,7 +13,7 @@ from schemas.session import SessionCreate, SessionOut
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
-def session_out(doc: dict, settings: SettingsDep) -> SessionOut:  # type: ignore[type-arg]
+def session_out(doc: dict, settings: SettingsDep) -> SessionOut:
     return SessionOut(
         id=doc["_id"],
         persona=doc["persona"],

@@ -3,6 +3,7 @@
 import subprocess
 import time
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -65,7 +66,7 @@ def test_batch_of_several_formats_completes_with_downloads(api: httpx.Client, cl
         text = result["transcript"]["text"].lower()
         assert "weather" in text and "walk" in text
         words = [w for seg in result["transcript"]["segments"] for w in seg["words"]]
-        assert words and all(a["start"] <= b["start"] for a, b in zip(words, words[1:], strict=False))
+        assert words and all(a["start"] <= b["start"] for a, b in pairwise(words))
         srt = api.get(result["downloads"]["srt"])
         assert srt.status_code == 200 and srt.text.startswith("1\n00:00:0")
         assert " --> " in srt.text and "weather" in srt.text.lower()
@@ -79,7 +80,9 @@ def test_batch_rejections_have_codes(api: httpx.Client, clip_wav: bytes) -> None
     not_audio = api.post("/v1/transcriptions", files=[("files", ("a.txt", b"hello " * 50, "text/plain"))])
     assert not_audio.status_code == 415 and not_audio.json()["error"]["code"] == "unsupported_media_type"
     bad_model = api.post(
-        "/v1/transcriptions", files=[("files", ("a.wav", clip_wav, "audio/wav"))], data={"options": '{"model": "x"}'}
+        "/v1/transcriptions",
+        files=[("files", ("a.wav", clip_wav, "audio/wav"))],
+        data={"options": '{"model": "x"}'},
     )
     assert bad_model.status_code == 422 and bad_model.json()["error"]["code"] == "validation_error"
     no_files = api.post("/v1/transcriptions", data={"options": "{}"}, files=[("other", ("a", b"", "x/y"))])
@@ -95,7 +98,9 @@ def test_live_utterance_is_not_delayed_by_a_50_file_batch(
     # Wait until the batch is really being worked on, then speak.
     while api.get(f"/v1/transcriptions/{batch['batch_id']}").json()["progress"]["files_done"] < 1:
         time.sleep(0.1)
-    live = api.post(f"/v1/sessions/{session_id}/utterances", files={"audio": ("u.wav", clip_wav, "audio/wav")})
+    live = api.post(
+        f"/v1/sessions/{session_id}/utterances", files={"audio": ("u.wav", clip_wav, "audio/wav")}
+    )
     submitted = datetime.fromisoformat(api.get(live.json()["status_url"]).json()["created_at"])
     job = wait_for_job(api, live.json()["job_id"])
     assert job["status"] == "completed", job["error"]

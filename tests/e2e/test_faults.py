@@ -17,7 +17,7 @@ from tools.stack import Stack
 pytestmark = pytest.mark.e2e
 
 
-def database(stack: Stack):  # type: ignore[no-untyped-def]
+def database(stack: Stack):
     return MongoClient(stack.mongo_url)[TEST_ENV["VTUBER_MONGO_DB"]]
 
 

@@ -46,7 +46,9 @@ def assert_segments_play(api: httpx.Client, job: dict[str, Any]) -> None:
         assert track is not None and segment["ready"]
         assert abs(track["duration_s"] - duration) <= 0.05
         assert track["schema_version"] == "1.0" and track["source"] == "alignment"
-        assert all(curve[-1]["t"] == pytest.approx(track["duration_s"]) for curve in track["visemes"].values())
+        assert all(
+            curve[-1]["t"] == pytest.approx(track["duration_s"]) for curve in track["visemes"].values()
+        )
         assert track["emotion"] == segment["emotion"]
         ogg = api.get(segment["audio_url"], params={"format": "ogg"})
         assert ogg.status_code == 200 and ogg.headers["content-type"] == "audio/ogg"

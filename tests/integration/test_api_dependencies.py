@@ -20,7 +20,13 @@ def test_sessions_and_404s(client: TestClient) -> None:
     created = client.post("/v1/sessions", json={"persona": "hana"})
     assert created.status_code == 201
     assert client.get(f"/v1/sessions/{created.json()['id']}").json()["persona"] == "hana"
-    for path in ("/v1/sessions/nope", "/v1/jobs/nope", "/v1/audio/nope", "/v1/transcriptions/nope", "/nowhere"):
+    for path in (
+        "/v1/sessions/nope",
+        "/v1/jobs/nope",
+        "/v1/audio/nope",
+        "/v1/transcriptions/nope",
+        "/nowhere",
+    ):
         response = client.get(path)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", path
 
@@ -41,7 +47,9 @@ def test_admin_token_guards_the_switch(settings: Settings) -> None:
 
 
 def test_database_down_gives_503_not_500(settings: Settings) -> None:
-    dead = settings.model_copy(update={"mongo_url": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"})
+    dead = settings.model_copy(
+        update={"mongo_url": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"}
+    )
     with TestClient(create_app(dead)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["mongodb"].startswith("unavailable")

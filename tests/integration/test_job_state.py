@@ -1,6 +1,7 @@
 """The job state machine and segment records on a real MongoDB-protocol server."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,37 +21,54 @@ def storage(settings: Settings) -> Iterator[Storage]:
     store.close()
 
 
+def must(doc: dict[str, Any] | None) -> dict[str, Any]:
+    assert doc is not None
+    return doc
+
+
 def new_job(storage: Storage) -> str:
-    doc = jobs.create_job(storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="hi")
+    doc = jobs.create_job(
+        storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="hi"
+    )
     return str(doc["_id"])
 
 
 def test_transitions_and_terminal_states_are_final(storage: Storage) -> None:
     job_id = new_job(storage)
-    assert jobs.get_job(storage, job_id)["status"] == "queued"
+    assert must(jobs.get_job(storage, job_id))["status"] == "queued"
     running = jobs.begin_stage(storage, job_id, Stage.stt)
     assert running is not None and running["status"] == "running" and running["stage"] == "stt"
     assert jobs.fail_job(storage, job_id, code=ErrorCode.audio_silent, message="quiet", stage=Stage.stt)
     # A late or redelivered task can neither restart nor re-fail a finished job.
     assert jobs.begin_stage(storage, job_id, Stage.llm) is None
     assert not jobs.fail_job(storage, job_id, code=ErrorCode.internal_error, message="x", stage=None)
-    assert jobs.get_job(storage, job_id)["error"]["code"] == "audio_silent"
+    assert must(jobs.get_job(storage, job_id))["error"]["code"] == "audio_silent"
 
 
 def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
     job_id = new_job(storage)
     first = jobs.begin_llm_attempt(storage, job_id)
     assert first is not None and first["llm_attempt"] == 1
-    segments.put_segment(storage, job_id=job_id, attempt=1, index=0, text="old", emotion="neutral", motions=[])
+    segments.put_segment(
+        storage, job_id=job_id, attempt=1, index=0, text="old", emotion="neutral", motions=[]
+    )
     second = jobs.begin_llm_attempt(storage, job_id)  # the worker died: a redelivery starts over
     assert second is not None and second["llm_attempt"] == 2
     assert segments.drop_older_attempts(storage, job_id, 2) == 1
     for index in range(2):
-        segments.put_segment(storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[])
-        segments.put_segment(storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[])
+        segments.put_segment(
+            storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[]
+        )
+        segments.put_segment(
+            storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[]
+        )
     assert storage.segments.count_documents({"job_id": job_id}) == 2  # upserts, no duplicates
     jobs.finish_stage(
-        storage, job_id, Stage.llm, seconds=1.0, fields={"reply": {"text": "s0 s1", "done": True}, "segments_total": 2}
+        storage,
+        job_id,
+        Stage.llm,
+        seconds=1.0,
+        fields={"reply": {"text": "s0 s1", "done": True}, "segments_total": 2},
     )
     assert jobs.begin_llm_attempt(storage, job_id) is None  # a final reply is never regenerated
     segments.update_segment(storage, job_id, 2, 0, {"ready": True})
@@ -58,7 +76,7 @@ def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
     segments.update_segment(storage, job_id, 2, 1, {"ready": True})
     assert jobs.maybe_complete(storage, job_id) is not None
     assert jobs.maybe_complete(storage, job_id) is None  # exactly one caller sees the completion
-    assert jobs.get_job(storage, job_id)["status"] == "completed"
+    assert must(jobs.get_job(storage, job_id))["status"] == "completed"
 
 
 def test_audio_replace_keeps_one_copy(storage: Storage) -> None:

@@ -14,11 +14,10 @@ HEAVY_MODULES = ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp
 
 
 def test_api_process_imports_no_model_runtime() -> None:
-    code = (
-        "import sys, api.main; "
-        f"print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    code = f"import sys, api.main; print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
     assert out.stdout.strip() == "[]"
 
 

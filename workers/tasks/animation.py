@@ -5,9 +5,9 @@ from celery import Task
 from pipelines.queues import TaskName
 from pipelines.stages.animation import animate_segment
 from schemas.jobs import Stage
+from workers.animation_phonemes import text_phonemes
 from workers.runtime import app, settings, stage_context
 from workers.tasks.base import job_failure_recorder, run_stage
-from workers.animation_phonemes import text_phonemes
 
 
 @app.task(name=TaskName.animate_segment, bind=True, max_retries=settings().stage_max_retries)

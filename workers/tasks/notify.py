@@ -39,9 +39,11 @@ def event_for(kind: str, object_id: str) -> tuple[str, str | None, dict[str, obj
 @app.task(name=TaskName.deliver_webhook, bind=True, max_retries=settings().webhook_max_attempts)
 def deliver_webhook(self: Task, kind: str, object_id: str) -> None:
     found = event_for(kind, object_id)
-    if found is None or not found[1]:
+    if found is None:
         return
     event, target, data = found
+    if not target:
+        return
     body = encode_event(event, data)
     headers = {"Content-Type": "application/json", "X-VTuber-Event": event}
     if settings().webhook_secret:
