@@ -80,3 +80,33 @@ def test_llm_worker_killed_mid_task_job_still_completes(
     assert db.jobs.find_one({"_id": job_id})["llm_attempt"] >= 2
     # Segments of the interrupted attempt were dropped; only the final attempt's remain.
     assert db.segments.count_documents({"job_id": job_id}) == job["segments_total"]
+
+
+def test_queued_job_survives_a_redis_restart(api: httpx.Client, session_id: str, stack: Stack) -> None:
+    llm_worker = next(name for name in stack.processes if name.startswith("worker-llm"))
+    stack.stop(llm_worker)  # nobody consumes llm: the job waits in Redis
+    job_id = api.post(f"/v1/sessions/{session_id}/utterances", json={"text": "Still there?"}).json()["job_id"]
+    time.sleep(1.5)  # past the append-only file's one-second fsync
+    stack.stop("redis")
+    stack.start_redis()  # same port and data directory
+    stack.start_worker("llm", suffix="-after-redis")
+    job = wait_for_job(api, job_id, timeout=180)
+    assert job["status"] == "completed", job["error"]
+
+
+def test_job_survives_a_mongodb_restart_mid_pipeline(api: httpx.Client, session_id: str, stack: Stack) -> None:
+    job_id = api.post(
+        f"/v1/sessions/{session_id}/utterances", json={"text": "What did you eat today?"}
+    ).json()["job_id"]
+    deadline = time.monotonic() + 60
+    while api.get(f"/v1/jobs/{job_id}").json()["stage"] != "llm":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stack.stop("mongo")
+    unavailable = api.get(f"/v1/jobs/{job_id}")
+    assert unavailable.status_code == 503
+    assert unavailable.json()["error"]["code"] == "dependency_unavailable"
+    time.sleep(3)  # workers hit the outage and back off
+    stack.start_mongo()  # same port and data directory
+    job = wait_for_job(api, job_id, timeout=240)
+    assert job["status"] == "completed", job["error"]
