@@ -203,7 +203,9 @@ def decode_to_16k_mono(
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise AudioRejected(ErrorCode.audio_corrupt, f"decoding took over {timeout_s:g} s") from exc
-    samples = np.clip(np.frombuffer(raw, dtype="<f4"), -1.0, 1.0).astype(np.float32)
+    # One copy only (clip into a new array): a 3 h batch file is about 700 MB of float32.
+    samples = np.clip(np.frombuffer(raw, dtype="<f4"), -1.0, 1.0).astype(np.float32, copy=False)
+    del raw
     if samples.size == 0:
         raise AudioRejected(ErrorCode.audio_empty, "the audio contains no samples")
     duration = samples.size / STT_SAMPLE_RATE

@@ -13,11 +13,16 @@ from tools.stack import Stack
 # Short enough that a message held by a SIGKILLed worker comes back within the test, long enough
 # to exceed every task of this suite (test-sized replies take a few seconds).
 VISIBILITY_TIMEOUT_S = 30
+WEBHOOK_SECRET = "e2e-webhook-secret"
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {**TEST_ENV, "VTUBER_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S)}
+    env = {
+        **TEST_ENV,
+        "VTUBER_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+        "VTUBER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
     stack = Stack(run_dir=tmp_path_factory.mktemp("stack"), env=env)
     try:
         stack.start()

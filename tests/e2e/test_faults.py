@@ -94,7 +94,9 @@ def test_queued_job_survives_a_redis_restart(api: httpx.Client, session_id: str,
     assert job["status"] == "completed", job["error"]
 
 
-def test_job_survives_a_mongodb_restart_mid_pipeline(api: httpx.Client, session_id: str, stack: Stack) -> None:
+def test_job_survives_a_mongodb_restart_mid_pipeline(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
     job_id = api.post(
         f"/v1/sessions/{session_id}/utterances", json={"text": "What did you eat today?"}
     ).json()["job_id"]

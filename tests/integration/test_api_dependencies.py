@@ -65,3 +65,42 @@ def test_broker_down_fails_the_job_and_says_503(settings: Settings) -> None:
         session = client.post("/v1/sessions", json={}).json()["id"]
         response = client.post(f"/v1/sessions/{session}/utterances", json={"text": "hi"})
         assert response.status_code == 503 and response.json()["error"]["code"] == "dependency_unavailable"
+
+
+def test_stt_switch_decides_which_pool_gets_new_speech(client: TestClient, settings: Settings) -> None:
+    import numpy as np
+    import redis
+
+    from pipelines.audio_intake import encode_audio
+    from pipelines.stt_routing import SttRouter
+
+    broker = redis.Redis.from_url(settings.redis_url)
+    tone = np.sin(np.linspace(0, 2 * np.pi * 440, 16000)).astype(np.float32) * 0.3
+    wav = encode_audio(tone, 16000, "wav")
+    session = client.post("/v1/sessions", json={}).json()["id"]
+
+    def depth(queue: str) -> int:
+        return int(broker.llen(queue))
+
+    def speak() -> None:
+        accepted = client.post(
+            f"/v1/sessions/{session}/utterances", files={"audio": ("a.wav", wav, "audio/wav")}
+        )
+        assert accepted.status_code == 202, accepted.text
+
+    before = {q: depth(q) for q in ("stt.live.cpu", "stt.live.gpu", "stt.batch.gpu")}
+    client.put("/v1/control/stt", json={"mode": "auto"})
+    speak()  # no GPU worker alive: CPU pool
+    assert depth("stt.live.cpu") == before["stt.live.cpu"] + 1
+    SttRouter(broker).heartbeat("stt-gpu@test")
+    speak()  # auto with a live GPU worker: GPU pool
+    assert depth("stt.live.gpu") == before["stt.live.gpu"] + 1
+    client.put("/v1/control/stt", json={"mode": "cpu"})
+    speak()
+    assert depth("stt.live.cpu") == before["stt.live.cpu"] + 2
+    client.put("/v1/control/stt", json={"mode": "gpu"})
+    batch = client.post("/v1/transcriptions", files=[("files", ("a.wav", wav, "audio/wav"))] * 2)
+    assert batch.status_code == 202
+    assert depth("stt.batch.gpu") == before["stt.batch.gpu"] + 2
+    client.put("/v1/control/stt", json={"mode": "auto"})
+    broker.delete("control:stt:gpu-worker:stt-gpu@test")

@@ -1,8 +1,9 @@
 """Audio intake on the real ffmpeg/ffprobe: every accepted format decodes, every bad input gets its code."""
 
 import io
-import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,15 +42,11 @@ def ffmpeg(args: list[str], stdin: bytes | None = None) -> bytes:
 
 
 def convert(wav: bytes, codec_args: list[str]) -> bytes:
-    # Write to a real file: MP4 needs a seekable output to place its index.
-    out = f"/tmp/intake-{os.getpid()}-{'-'.join(codec_args)}"
-    try:
-        ffmpeg(["-y", "-i", "pipe:0", *codec_args, out], stdin=wav)
-        with open(out, "rb") as handle:
-            return handle.read()
-    finally:
-        if os.path.exists(out):
-            os.unlink(out)
+    """Encode into a real file: MP4 and AIFF need a seekable output to write their headers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "clip"
+        ffmpeg(["-y", "-i", "pipe:0", *codec_args, str(out)], stdin=wav)
+        return out.read_bytes()
 
 
 def check_upload(

@@ -193,6 +193,7 @@ class OpenAIWhisperSTT:
         # transcribe() does not report the detection confidence; a given or implied language is certain.
         certain = code is not None or not model.is_multilingual
         return build_transcript(
+            str(result["text"]),
             segments,
             language=str(result["language"]),
             probability=1.0 if certain else None,

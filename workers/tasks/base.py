@@ -19,7 +19,7 @@ from pipelines.errors import StageError
 from pipelines.jobs import fail_job
 from schemas.errors import ErrorCode
 from schemas.jobs import Stage
-from workers.runtime import storage
+from workers.runtime import stage_context, storage
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ def run_stage(
 
 def job_failure_recorder(job_id: str, stage: Stage) -> Callable[[ErrorCode, str], None]:
     def record(code: ErrorCode, message: str) -> None:
-        fail_job(storage(), job_id, code=code, message=message, stage=stage)
+        if fail_job(storage(), job_id, code=code, message=message, stage=stage):
+            job = storage().jobs.find_one({"_id": job_id}, {"callback_url": 1})
+            if job and job.get("callback_url"):
+                stage_context().dispatcher.deliver_webhook("job", job_id)
 
     return record

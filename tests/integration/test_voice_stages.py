@@ -1,0 +1,98 @@
+"""The tts and animation stages on real MongoDB, with the GPT-SoVITS client against the fake server.
+
+GPT-SoVITS gives no phoneme timings, so this runs the energy-based lip-sync path end to end:
+stage → GridFS → animation stage (espeak-ng phonemes spread over the audio) → segment ready.
+"""
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import soundfile
+
+from pipelines import jobs, segments
+from pipelines.context_store import ContextStore
+from pipelines.settings import Settings
+from pipelines.stages.animation import animate_segment
+from pipelines.stages.context import StageContext
+from pipelines.stages.tts import synthesize_segment
+from pipelines.storage import Storage
+from tests.fakes.gpt_sovits_fake import FakeGptSovits
+from workers.animation_phonemes import text_phonemes
+from workers.tts.gpt_sovits import GptSovitsSynthesizer
+
+REFS = {
+    f"/srv/gpt-sovits/refs/hana/{name}.wav": 5.0 for name in ("neutral", "happy", "sad", "angry", "surprised")
+}
+
+
+class RecordingDispatcher:
+    """Stands in for Celery here: records what the stage would send next."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def animate(self, *args: Any) -> None:
+        self.sent.append(("animate", args))
+
+    def deliver_webhook(self, *args: Any) -> None:
+        self.sent.append(("webhook", args))
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[StageContext]:
+    storage = Storage(settings)
+    storage.ensure_indexes()
+    yield StageContext(
+        storage=storage,
+        dispatcher=RecordingDispatcher(),  # type: ignore[arg-type]
+        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
+        settings=settings,
+    )
+    storage.client.drop_database(settings.mongo_db)
+
+
+def test_gpt_sovits_segment_gets_audio_and_an_energy_based_track(context: StageContext) -> None:
+    storage = context.storage
+    job = jobs.create_job(
+        storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="x"
+    )
+    job_id = job["_id"]
+    jobs.begin_llm_attempt(storage, job_id)
+    text = "Yay, thank you so much for the follow, welcome to the stream!"
+    segments.put_segment(
+        storage, job_id=job_id, attempt=1, index=0, text=text, emotion="happy", motions=["wave"]
+    )
+    jobs.finish_stage(
+        storage,
+        job_id,
+        jobs.Stage.llm,
+        seconds=1,
+        fields={"reply": {"text": text, "done": True}, "segments_total": 1},
+    )
+    with FakeGptSovits(ref_clips=REFS) as server:
+        tts = GptSovitsSynthesizer(context.settings.model_copy(update={"gpt_sovits_url": server.url}))
+        synthesize_segment(context, tts, job_id, 1, 0)
+        synthesize_segment(context, tts, job_id, 1, 0)  # a redelivery: no second request, no second file
+        assert len(server.requests) == 1
+        assert server.requests[0]["ref_audio_path"].endswith("/happy.wav")
+
+    stored = segments.get_segment(storage, job_id, 1, 0)
+    assert stored is not None and stored["phonemes"] is None
+    assert storage.db["audio.files"].count_documents({"metadata.job_id": job_id}) == 2  # wav + ogg
+    samples, rate = soundfile.read(io.BytesIO(storage.read_audio(stored["audio_id"])))
+    assert rate == 32000 and abs(len(samples) / rate - stored["duration_s"]) < 0.001
+
+    animate_segment(context, text_phonemes, job_id, 1, 0)
+    ready = segments.get_segment(storage, job_id, 1, 0)
+    assert ready is not None and ready["ready"]
+    track = ready["animation"]
+    assert track["source"] == "energy" and track["emotion"] == "happy"
+    assert abs(track["duration_s"] - stored["duration_s"]) <= 0.02
+    assert [m["name"] for m in track["motions"]] == ["wave"]
+    openness = [max(k["w"] for k in curve) for curve in track["mouth"].values()]
+    assert max(openness) >= 0.5  # the mouth really opens on the speech bursts
+    assert track["mouth"]["aa"][0]["w"] == 0.0 and track["mouth"]["aa"][-1]["w"] == 0.0  # closed at rest
+    assert jobs.get_job(storage, job_id)["status"] == "completed"  # type: ignore[index]

@@ -1,0 +1,94 @@
+// Field names are the wire's; see AnimationTrackDto.cs. Only what a player needs is declared: the
+// parsers skip the rest (transcript, reply, timings, dates).
+// ReSharper disable InconsistentNaming
+using System;
+
+namespace VTuber.Animation.Wire
+{
+    /// <summary>One reply segment as <c>GET /v1/jobs/{id}</c> reports it (schemas/jobs.py SegmentOut).</summary>
+    [Serializable]
+    public sealed class SegmentDto
+    {
+        public int index;
+        public string text;
+        public string emotion;
+        public string[] motions;
+        public string audio_id;
+
+        /// <summary>WAV; relative to the API's base URL unless the server has a public base URL set.</summary>
+        public string audio_url;
+
+        public string audio_format;
+        public int sample_rate;
+        public double duration_s;
+        public AnimationTrackDto animation;
+
+        /// <summary>Audio and animation are both stored.</summary>
+        public bool ready;
+    }
+
+    [Serializable]
+    public sealed class JobErrorDto
+    {
+        public string code;
+        public string message;
+        public string stage;
+    }
+
+    /// <summary>A live-chat turn (schemas/jobs.py JobOut): queued → running → completed | failed.</summary>
+    [Serializable]
+    public sealed class JobDto
+    {
+        public const string Completed = "completed";
+        public const string Failed = "failed";
+
+        public string id;
+        public string session_id;
+        public string status;
+        public string stage;
+        public string persona;
+        public SegmentDto[] segments;
+
+        /// <summary>Known once the reply is final; JSON null reads as 0 (JsonUtility) — see <see cref="IsFinished"/>.</summary>
+        public int segments_total;
+
+        public JobErrorDto error;
+
+        public bool IsFinished
+        {
+            get { return status == Completed || status == Failed; }
+        }
+    }
+
+    /// <summary><c>POST /v1/sessions/{id}/utterances</c> → 202.</summary>
+    [Serializable]
+    public sealed class JobAcceptedDto
+    {
+        public string job_id;
+        public string status;
+        public string status_url;
+    }
+
+    /// <summary><c>POST /v1/sessions</c> → 201.</summary>
+    [Serializable]
+    public sealed class SessionDto
+    {
+        public string id;
+        public string persona;
+        public string persona_version;
+        public string utterances_url;
+    }
+
+    /// <summary>Bodies the client sends.</summary>
+    [Serializable]
+    public sealed class TextUtteranceDto
+    {
+        public string text;
+    }
+
+    [Serializable]
+    public sealed class SessionCreateDto
+    {
+        public string persona;
+    }
+}
