@@ -136,7 +136,9 @@ def openai_tiny(settings: Settings) -> OpenAIWhisperSTT:
     return OpenAIWhisperSTT(settings, "bundled:tiny.en")
 
 
-def transcribe_all(backend: FasterWhisperSTT | OpenAIWhisperSTT, clips: Clips, keys: list[tuple[str, int]]):
+def transcribe_all(
+    backend: FasterWhisperSTT | OpenAIWhisperSTT, clips: Clips, keys: list[tuple[str, int]]
+) -> dict[tuple[str, int], Transcript]:
     return {key: backend.transcribe(clips[key]) for key in keys}
 
 
