@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _prompt_and_reply_fit_the_context_window(self) -> "Settings":
+        if self.context_token_budget + self.llm_max_tokens > self.llm_context_window:
+            raise ValueError(
+                "context_token_budget + llm_max_tokens must not exceed llm_context_window"
+            )
+        return self
 
 
 @lru_cache

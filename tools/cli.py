@@ -146,14 +146,18 @@ def demo() -> None:
 
 
 @cli.command()
-def run(port: int = typer.Option(8000, help="API port")) -> None:
+def run(
+    port: int = typer.Option(8000, help="API port"), flower_port: int = typer.Option(5555, help="Flower port")
+) -> None:
     """Start the embedded stack and keep it running until Ctrl-C."""
     run_dir = PROJECT_ROOT / ".run" / "stack"
     prepare_models()
     stack = start_stack(run_dir, api_port=port)
+    flower = stack.start_flower(flower_port)
     console.print(
         f"API        {stack.api_url}  (docs: {stack.api_url}/docs, metrics: {stack.api_url}/metrics)"
     )
+    console.print(f"Flower     {flower}  (queues, workers, tasks)")
     console.print(f"Redis      {stack.redis_url}")
     console.print(f"MongoDB    {stack.mongo_url}")
     console.print(f"logs       {run_dir.relative_to(PROJECT_ROOT)}/")

@@ -162,6 +162,15 @@ class Stack:
         )  # fmt: skip
         wait_until(lambda: httpx.get(f"{self.api_url}/readyz").status_code == 200, timeout=60, what="API")
 
+    def start_flower(self, port: int) -> str:
+        """Flower, the Celery dashboard: queues, workers and tasks (needs the `ops` extra)."""
+        self._spawn(
+            "flower",
+            [sys.executable, "-m", "celery", f"--broker={self.redis_url}", "flower",
+             f"--port={port}", "--address=127.0.0.1"],
+        )  # fmt: skip
+        return f"http://127.0.0.1:{port}"
+
     def start(self) -> "Stack":
         self.start_redis()
         self.start_mongo()
@@ -206,7 +215,7 @@ class Stack:
             pass
 
     def stop_all(self) -> None:
-        order = ["api", *[n for n in self.processes if n.startswith("worker-")], "mongo", "redis"]
+        order = ["api", "flower", *[n for n in self.processes if n.startswith("worker-")], "mongo", "redis"]
         for name in order:
             self.stop(name)
 
