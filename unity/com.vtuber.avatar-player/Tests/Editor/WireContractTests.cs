@@ -1,0 +1,185 @@
+// Fixture shapes written by tests/integration/test_unity_core.py; names are the wire's.
+// ReSharper disable InconsistentNaming
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.Serialization.Json;
+using System.Text;
+using NUnit.Framework;
+using VTuber.Animation;
+using VTuber.Animation.Wire;
+
+namespace VTuber.Animation.Tests
+{
+    /// <summary>
+    /// The wire classes against JSON as the backend writes it. The fixture tests read tracks and a job that
+    /// the Python backend built (directory in VTUBER_CONTRACT_FIXTURES) with the reference sampler's
+    /// weights, so both sides are proven to read the same contract the same way. Parsing uses .NET's
+    /// DataContractJsonSerializer, which maps [Serializable] fields by name as Unity's JsonUtility does.
+    /// </summary>
+    [TestFixture]
+    public class WireContractTests
+    {
+        const string FixturesVariable = "VTUBER_CONTRACT_FIXTURES";
+
+        [Serializable]
+        public sealed class ExpectedSample
+        {
+            public string group;
+            public string name;
+            public double t;
+            public double w;
+        }
+
+        [Serializable]
+        public sealed class ExpectedBlink
+        {
+            public double t;
+            public double w;
+        }
+
+        [Serializable]
+        public sealed class Expected
+        {
+            public string track;
+            public ExpectedSample[] samples;
+            public ExpectedBlink[] blinks;
+            public MotionTriggerDto[] motions;
+        }
+
+        static T Parse<T>(string json)
+        {
+            var serializer = new DataContractJsonSerializer(typeof(T));
+            using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(json)))
+            {
+                return (T)serializer.ReadObject(stream);
+            }
+        }
+
+        static string FixturesDirectory()
+        {
+            string directory = Environment.GetEnvironmentVariable(FixturesVariable);
+            if (string.IsNullOrEmpty(directory))
+                Assert.Ignore(FixturesVariable + " is not set: run tests/integration/test_unity_core.py to check the backend's own output");
+            return directory;
+        }
+
+        static CurveGroup GroupOf(string name)
+        {
+            switch (name)
+            {
+                case "mouth": return CurveGroup.Mouth;
+                case "visemes": return CurveGroup.Visemes;
+                case "expressions": return CurveGroup.Expressions;
+                default: throw new ArgumentException("unknown group " + name);
+            }
+        }
+
+        [Test]
+        public void AHandWrittenTrackParsesWhateverTheMemberOrder()
+        {
+            const string json = "{\"motions\":[{\"t\":0.5,\"name\":\"wave\"}],\"extra\":{\"ignored\":true},"
+                + "\"duration_s\":1.0,\"schema_version\":\"1.0\",\"source\":\"energy\",\"emotion\":\"sad\","
+                + "\"mouth\":{\"aa\":[{\"t\":0.0,\"w\":0.0},{\"w\":0.5,\"t\":1.0}]},\"blinks\":[{\"t\":0.2,\"duration_s\":0.2}]}";
+
+            AnimationTrack track = Parse<AnimationTrackDto>(json).ToTrack();
+
+            Assert.AreEqual("1.0", track.SchemaVersion);
+            Assert.AreEqual(1.0, track.DurationS);
+            Assert.AreEqual("energy", track.Source);
+            Assert.AreEqual("sad", track.Emotion);
+            Assert.AreEqual(0.25f, TrackSampler.Sample(track, 0.5).Get(CurveGroup.Mouth, "aa"), 1e-6);
+            Assert.AreEqual(1f, TrackSampler.Sample(track, 0.3).Blink, 1e-6);
+            Assert.AreEqual("wave", track.Motions[0].Name);
+            Assert.AreEqual(0.5, track.Motions[0].T);
+            List<string> problems = TrackValidator.Problems(track);
+            Assert.Contains("mouth.ih is missing", problems);
+            Assert.Contains("visemes.sil is missing", problems);
+        }
+
+        [Test]
+        public void ASegmentWithoutAnimationYetHasNoTrack()
+        {
+            const string json = "{\"id\":\"j1\",\"status\":\"running\",\"stage\":\"tts\",\"segments_total\":2,"
+                + "\"segments\":[{\"index\":0,\"text\":\"Hi.\",\"motions\":[],\"audio_url\":null,\"animation\":null,\"ready\":false}],"
+                + "\"error\":null}";
+
+            JobDto job = Parse<JobDto>(json);
+
+            Assert.IsFalse(job.IsFinished);
+            Assert.AreEqual(2, job.segments_total);
+            Assert.AreEqual(1, job.segments.Length);
+            Assert.IsFalse(job.segments[0].ready);
+            Assert.IsTrue(job.segments[0].animation == null || !job.segments[0].animation.IsPresent);
+            Assert.IsNull(job.error);
+        }
+
+        [Test]
+        public void TracksBuiltByTheBackendValidateAndSampleLikeTheReference()
+        {
+            string directory = FixturesDirectory();
+            string[] expectations = Directory.GetFiles(directory, "*.expected.json");
+            Assert.IsTrue(expectations.Length > 0, "no *.expected.json in " + directory);
+
+            foreach (string path in expectations)
+            {
+                Expected expected = Parse<Expected>(File.ReadAllText(path));
+                AnimationTrack track = Parse<AnimationTrackDto>(File.ReadAllText(Path.Combine(directory, expected.track))).ToTrack();
+                string label = expected.track + ": ";
+
+                CollectionAssert.IsEmpty(TrackValidator.Problems(track), label + "the backend's track breaks the contract");
+                Assert.IsTrue(expected.samples.Length > 100, label + "too few reference samples");
+                var frame = new FaceFrame();
+                foreach (ExpectedSample sample in expected.samples)
+                {
+                    TrackSampler.Sample(track, sample.t, frame);
+                    Assert.AreEqual(sample.w, frame.Get(GroupOf(sample.group), sample.name), 1e-5,
+                        label + sample.group + "." + sample.name + " at " + sample.t + " s");
+                }
+                foreach (ExpectedBlink blink in expected.blinks)
+                    Assert.AreEqual(blink.w, TrackSampler.Sample(track, blink.t).Blink, 1e-5, label + "blink at " + blink.t + " s");
+                Assert.AreEqual(expected.motions.Length, track.Motions.Count, label + "motions");
+                for (int i = 0; i < expected.motions.Length; i++)
+                {
+                    Assert.AreEqual(expected.motions[i].name, track.Motions[i].Name, label + "motion " + i);
+                    Assert.AreEqual(expected.motions[i].t, track.Motions[i].T, 1e-9, label + "motion " + i);
+                }
+            }
+        }
+
+        [Test]
+        public void AJobFromTheApiCarriesPlayableSegments()
+        {
+            string path = Path.Combine(FixturesDirectory(), "job.json");
+            JobDto job = Parse<JobDto>(File.ReadAllText(path));
+
+            Assert.AreEqual(JobDto.Completed, job.status);
+            Assert.IsTrue(job.IsFinished);
+            Assert.AreEqual(job.segments.Length, job.segments_total);
+            var queue = new SegmentQueue<string>();
+            foreach (SegmentDto segment in job.segments)
+            {
+                Assert.IsTrue(segment.ready, "segment " + segment.index);
+                StringAssert.EndsWith("/v1/audio/" + segment.audio_id, segment.audio_url);
+                Assert.IsTrue(segment.animation.IsPresent, "segment " + segment.index);
+                AnimationTrack track = segment.animation.ToTrack();
+                CollectionAssert.IsEmpty(TrackValidator.Problems(track), "segment " + segment.index);
+                Assert.AreEqual(segment.duration_s, track.DurationS, 1e-4, "segment " + segment.index);
+                Assert.IsTrue(queue.Add(segment.index, segment.duration_s, track, segment.audio_url));
+            }
+            queue.Complete(job.segments_total);
+            var fired = new List<MotionCue>();
+            double clock = 0.0;
+            while (clock < 60.0 && queue.Locate(clock).State != PlaybackState.Finished)
+            {
+                while (queue.ScheduleNext(clock, 0.1) != null) { }
+                queue.Advance(clock, fired);
+                clock += 1.0 / 60.0;
+            }
+            Assert.AreEqual(PlaybackState.Finished, queue.Locate(clock).State);
+            var names = new List<string>();
+            foreach (SegmentDto segment in job.segments) names.AddRange(segment.motions);
+            CollectionAssert.AreEqual(names, fired.ConvertAll(cue => cue.Name), "every motion tag fired once, in order");
+        }
+    }
+}
