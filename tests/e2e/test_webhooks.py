@@ -65,3 +65,21 @@ def test_completed_job_calls_back_signed_after_a_retry(
     assert event["data"]["reply"]["text"] == job["reply"]["text"]
     time.sleep(2)
     assert len(target.calls) == 1  # delivered once
+
+
+def test_finished_batch_calls_back(api: httpx.Client, receiver: tuple[Receiver, str]) -> None:
+    import numpy as np
+
+    from pipelines.audio_intake import encode_audio
+
+    target, url = receiver
+    silent = encode_audio(np.zeros(16000, dtype=np.float32), 16000, "wav")
+    accepted = api.post(
+        "/v1/transcriptions",
+        files=[("files", ("quiet.wav", silent, "audio/wav"))],
+        data={"callback_url": url},
+    )
+    assert accepted.status_code == 202
+    (event,) = target.wait_for(1)
+    assert event["event"] == "transcription.failed"  # its only file was silent
+    assert event["data"]["batch_id"] == accepted.json()["batch_id"] and event["data"]["files_failed"] == 1

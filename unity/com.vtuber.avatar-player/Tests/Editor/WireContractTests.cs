@@ -15,7 +15,9 @@ namespace VTuber.Animation.Tests
     /// The wire classes against JSON as the backend writes it. The fixture tests read tracks and a job that
     /// the Python backend built (directory in VTUBER_CONTRACT_FIXTURES) with the reference sampler's
     /// weights, so both sides are proven to read the same contract the same way. Parsing uses .NET's
-    /// DataContractJsonSerializer, which maps [Serializable] fields by name as Unity's JsonUtility does.
+    /// DataContractJsonSerializer, which maps [Serializable] fields by name as Unity's JsonUtility does and,
+    /// stricter than JsonUtility, fails when the JSON lacks any of them: a field renamed or dropped on either
+    /// side breaks these tests.
     /// </summary>
     [TestFixture]
     public class WireContractTests
@@ -75,43 +77,53 @@ namespace VTuber.Animation.Tests
             }
         }
 
-        [Test]
-        public void AHandWrittenTrackParsesWhateverTheMemberOrder()
+        static KeyframeDto[] Keys(params double[] timeWeightPairs)
         {
-            const string json = "{\"motions\":[{\"t\":0.5,\"name\":\"wave\"}],\"extra\":{\"ignored\":true},"
-                + "\"duration_s\":1.0,\"schema_version\":\"1.0\",\"source\":\"energy\",\"emotion\":\"sad\","
-                + "\"mouth\":{\"aa\":[{\"t\":0.0,\"w\":0.0},{\"w\":0.5,\"t\":1.0}]},\"blinks\":[{\"t\":0.2,\"duration_s\":0.2}]}";
-
-            AnimationTrack track = Parse<AnimationTrackDto>(json).ToTrack();
-
-            Assert.AreEqual("1.0", track.SchemaVersion);
-            Assert.AreEqual(1.0, track.DurationS);
-            Assert.AreEqual("energy", track.Source);
-            Assert.AreEqual("sad", track.Emotion);
-            Assert.AreEqual(0.25f, TrackSampler.Sample(track, 0.5).Get(CurveGroup.Mouth, "aa"), 1e-6);
-            Assert.AreEqual(1f, TrackSampler.Sample(track, 0.3).Blink, 1e-6);
-            Assert.AreEqual("wave", track.Motions[0].Name);
-            Assert.AreEqual(0.5, track.Motions[0].T);
-            List<string> problems = TrackValidator.Problems(track);
-            Assert.Contains("mouth.ih is missing", problems);
-            Assert.Contains("visemes.sil is missing", problems);
+            var keys = new KeyframeDto[timeWeightPairs.Length / 2];
+            for (int i = 0; i < keys.Length; i++)
+                keys[i] = new KeyframeDto { t = timeWeightPairs[2 * i], w = timeWeightPairs[2 * i + 1] };
+            return keys;
         }
 
         [Test]
-        public void ASegmentWithoutAnimationYetHasNoTrack()
+        public void TheWireTrackMapsOntoTheCoreTrack()
         {
-            const string json = "{\"id\":\"j1\",\"status\":\"running\",\"stage\":\"tts\",\"segments_total\":2,"
-                + "\"segments\":[{\"index\":0,\"text\":\"Hi.\",\"motions\":[],\"audio_url\":null,\"animation\":null,\"ready\":false}],"
-                + "\"error\":null}";
+            var dto = new AnimationTrackDto
+            {
+                schema_version = "1.0",
+                duration_s = 1.0,
+                source = "energy",
+                emotion = "sad",
+                mouth = new MouthDto { aa = Keys(0.0, 0.0, 1.0, 0.5), ee = Keys(0.0, 0.25, 1.0, 0.25) },
+                visemes = new VisemesDto { E = Keys(0.0, 1.0, 1.0, 1.0) },
+                expressions = null,
+                blinks = new[] { new BlinkDto { t = 0.2, duration_s = 0.2 } },
+                motions = new[] { new MotionTriggerDto { name = "wave", t = 0.5 } },
+            };
 
-            JobDto job = Parse<JobDto>(json);
+            AnimationTrack track = dto.ToTrack();
+            FaceFrame frame = TrackSampler.Sample(track, 0.5);
 
-            Assert.IsFalse(job.IsFinished);
-            Assert.AreEqual(2, job.segments_total);
-            Assert.AreEqual(1, job.segments.Length);
-            Assert.IsFalse(job.segments[0].ready);
-            Assert.IsTrue(job.segments[0].animation == null || !job.segments[0].animation.IsPresent);
-            Assert.IsNull(job.error);
+            Assert.IsTrue(dto.IsPresent);
+            Assert.AreEqual("1.0", track.SchemaVersion);
+            Assert.AreEqual("energy", track.Source);
+            Assert.AreEqual("sad", track.Emotion);
+            Assert.AreEqual(0.25f, frame.Get(CurveGroup.Mouth, "aa"), 1e-6);
+            Assert.AreEqual(0.25f, frame.Get(CurveGroup.Mouth, "ee"), 1e-6);
+            Assert.AreEqual(1f, frame.Get(CurveGroup.Visemes, "E"), 1e-6);
+            Assert.AreEqual(1f, TrackSampler.Sample(track, 0.3).Blink, 1e-6);
+            Assert.AreEqual("wave", track.Motions[0].Name);
+            List<string> problems = TrackValidator.Problems(track);
+            Assert.Contains("mouth.ih is missing", problems);
+            Assert.Contains("visemes.sil is missing", problems);
+            Assert.Contains("expressions.neutral is missing", problems);
+        }
+
+        [Test]
+        public void AnEmptyWireTrackIsAbsent()
+        {
+            // JsonUtility turns "animation": null into an empty object rather than null.
+            Assert.IsFalse(new AnimationTrackDto().IsPresent);
         }
 
         [Test]
@@ -148,37 +160,61 @@ namespace VTuber.Animation.Tests
         }
 
         [Test]
-        public void AJobFromTheApiCarriesPlayableSegments()
+        public void ARunningJobFromTheApiShowsWhatIsReady()
         {
-            string path = Path.Combine(FixturesDirectory(), "job.json");
-            JobDto job = Parse<JobDto>(File.ReadAllText(path));
+            JobDto job = Parse<JobDto>(File.ReadAllText(Path.Combine(FixturesDirectory(), "job-running.json")));
+
+            Assert.AreEqual("running", job.status);
+            Assert.IsFalse(job.IsFinished);
+            Assert.IsNull(job.error);
+            Assert.IsTrue(job.segments[0].ready);
+            Assert.IsTrue(job.segments[0].animation.IsPresent);
+            Assert.IsFalse(job.segments[1].ready);
+            Assert.IsNull(job.segments[1].audio_url);
+            Assert.IsTrue(job.segments[1].animation == null || !job.segments[1].animation.IsPresent);
+        }
+
+        [Test]
+        public void ACompletedJobFromTheApiPlaysThroughWithEveryMotionOnce()
+        {
+            JobDto job = Parse<JobDto>(File.ReadAllText(Path.Combine(FixturesDirectory(), "job-completed.json")));
 
             Assert.AreEqual(JobDto.Completed, job.status);
             Assert.IsTrue(job.IsFinished);
-            Assert.AreEqual(job.segments.Length, job.segments_total);
             var queue = new SegmentQueue<string>();
-            foreach (SegmentDto segment in job.segments)
+            for (int i = job.segments.Length - 1; i >= 0; i--) // arrival order does not matter
             {
+                SegmentDto segment = job.segments[i];
                 Assert.IsTrue(segment.ready, "segment " + segment.index);
                 StringAssert.EndsWith("/v1/audio/" + segment.audio_id, segment.audio_url);
                 Assert.IsTrue(segment.animation.IsPresent, "segment " + segment.index);
                 AnimationTrack track = segment.animation.ToTrack();
                 CollectionAssert.IsEmpty(TrackValidator.Problems(track), "segment " + segment.index);
-                Assert.AreEqual(segment.duration_s, track.DurationS, 1e-4, "segment " + segment.index);
-                Assert.IsTrue(queue.Add(segment.index, segment.duration_s, track, segment.audio_url));
+                Assert.IsTrue(queue.Add(segment.index, track.DurationS, track, segment.audio_url));
             }
-            queue.Complete(job.segments_total);
+            queue.Complete(job.segments.Length);
             var fired = new List<MotionCue>();
+            var heard = new List<string>();
             double clock = 0.0;
             while (clock < 60.0 && queue.Locate(clock).State != PlaybackState.Finished)
             {
                 while (queue.ScheduleNext(clock, 0.1) != null) { }
-                queue.Advance(clock, fired);
+                PlaybackPosition<string> position = queue.Advance(clock, fired);
+                if (position.State == PlaybackState.Playing && !heard.Contains(position.Segment.Payload))
+                    heard.Add(position.Segment.Payload);
                 clock += 1.0 / 60.0;
             }
+
             Assert.AreEqual(PlaybackState.Finished, queue.Locate(clock).State);
+            var urls = new List<string>();
             var names = new List<string>();
-            foreach (SegmentDto segment in job.segments) names.AddRange(segment.motions);
+            foreach (SegmentDto segment in job.segments)
+            {
+                urls.Add(segment.audio_url);
+                names.AddRange(segment.motions);
+            }
+            CollectionAssert.AreEqual(urls, heard, "segments play in index order");
+            Assert.IsTrue(names.Count > 0, "the fixture should carry motion tags");
             CollectionAssert.AreEqual(names, fired.ConvertAll(cue => cue.Name), "every motion tag fired once, in order");
         }
     }

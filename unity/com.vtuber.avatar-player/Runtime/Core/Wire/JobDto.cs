@@ -1,5 +1,7 @@
 // Field names are the wire's; see AnimationTrackDto.cs. Only what a player needs is declared: the
-// parsers skip the rest (transcript, reply, timings, dates).
+// parsers skip the rest (transcript, reply, timings, dates). Numbers the API may send as null
+// (segments_total, sample_rate, duration_s) are left out on purpose: JsonUtility has no nullable numbers,
+// and a player needs none of them (the AudioClip knows its length; "completed" means every segment is ready).
 // ReSharper disable InconsistentNaming
 using System;
 
@@ -19,8 +21,6 @@ namespace VTuber.Animation.Wire
         public string audio_url;
 
         public string audio_format;
-        public int sample_rate;
-        public double duration_s;
         public AnimationTrackDto animation;
 
         /// <summary>Audio and animation are both stored.</summary>
@@ -48,10 +48,6 @@ namespace VTuber.Animation.Wire
         public string stage;
         public string persona;
         public SegmentDto[] segments;
-
-        /// <summary>Known once the reply is final; JSON null reads as 0 (JsonUtility) — see <see cref="IsFinished"/>.</summary>
-        public int segments_total;
-
         public JobErrorDto error;
 
         public bool IsFinished
