@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     broker_visibility_timeout_s: int = 900
     result_expires_s: int = 3600
     stage_max_retries: int = 5
+    recovery_interval_s: float = 300.0
 
     # --- sessions and context -------------------------------------------------------------------
     context_max_turns: int = 12

@@ -149,7 +149,8 @@ class Stack:
             name,
             [sys.executable, "-m", "celery", "-A", "workers.runtime:app", "worker", "-Q", queues,
              "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
-             "-l", "INFO", "--without-mingle", "--without-gossip"],
+             "-l", "INFO", "--without-mingle", "--without-gossip",
+             *(["-B", "-s", str(self.run_dir / "beat-schedule")] if pool == "notify" else [])],
             extra_env,
         )  # fmt: skip
         return name

@@ -21,6 +21,7 @@ TASK_MODULES = [
     "workers.tasks.tts",
     "workers.tasks.animation",
     "workers.tasks.notify",
+    "workers.tasks.maintenance",
 ]
 
 
