@@ -26,11 +26,12 @@ def put_segment(
     text: str,
     emotion: str,
     motions: list[str],
+    final: bool = False,
 ) -> None:
     storage.segments.update_one(
         {"_id": segment_id(job_id, attempt, index)},
         {
-            "$set": {"text": text, "emotion": emotion, "motions": motions},
+            "$set": {"text": text, "emotion": emotion, "motions": motions, "final": final},
             "$setOnInsert": {
                 "job_id": job_id,
                 "attempt": attempt,

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Debian packages the stack needs: Redis, ffmpeg (audio decoding), espeak-ng/flite (test voices).
+# Debian packages the stack needs: Redis, ffmpeg (audio decoding), espeak-ng/flite (test voices),
+# and Mono + NUnit 2.6 to compile and test the Unity player's engine-free core.
 set -euo pipefail
 needed=()
 command -v redis-server >/dev/null || needed+=(redis-server)
 command -v ffmpeg >/dev/null || needed+=(ffmpeg)
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
+command -v mcs >/dev/null || needed+=(mono-mcs)
+command -v nunit-console >/dev/null || needed+=(nunit-console)
+dpkg -s libnunit-framework2.6.3-cil >/dev/null 2>&1 || needed+=(libnunit-framework2.6.3-cil)
+dpkg -s libmono-system-runtime-serialization4.0-cil >/dev/null 2>&1 \
+    || needed+=(libmono-system-runtime-serialization4.0-cil)
 [ ${#needed[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

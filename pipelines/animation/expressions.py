@@ -32,15 +32,28 @@ def normalize_emotion(emotion: str) -> Emotion:
     return next((preset for preset in EMOTIONS if preset == tag), "neutral")
 
 
-def expression_curves(emotion: Emotion, duration_s: float) -> dict[Emotion, list[tuple[float, float]]]:
-    """Blend the emotion in at the start and out at the end; every other preset stays at zero."""
+def expression_curves(
+    emotion: Emotion, duration_s: float, *, previous: Emotion | None = None, final: bool = True
+) -> dict[Emotion, list[tuple[float, float]]]:
+    """The segment's emotion, continuous across the segments of one reply.
+
+    A segment starts where the previous one ended (``previous`` held at its peak, or a rest face
+    at the start of a reply) and cross-fades to its own emotion; it blends out only when it is
+    the reply's ``final`` segment. Two sentences with the same emotion therefore hold it steadily
+    instead of dipping at the boundary.
+    """
     blend_in = min(BLEND_IN_S, 0.4 * duration_s)
     blend_out = min(BLEND_OUT_S, 0.4 * duration_s)
     peak = EMOTION_INTENSITY[emotion]
     curves: dict[Emotion, list[tuple[float, float]]] = {
         preset: [(0.0, 0.0), (duration_s, 0.0)] for preset in EMOTIONS
     }
-    curves[emotion] = [(0.0, 0.0), (blend_in, peak), (duration_s - blend_out, peak), (duration_s, 0.0)]
+    start = peak if previous == emotion else 0.0
+    end = 0.0 if final else peak
+    curves[emotion] = [(0.0, start), (blend_in, peak), (duration_s - blend_out, peak), (duration_s, end)]
+    if previous is not None and previous != emotion:
+        earlier = EMOTION_INTENSITY[previous]
+        curves[previous] = [(0.0, earlier), (blend_in, 0.0), (duration_s, 0.0)]
     return curves
 
 

@@ -38,6 +38,8 @@ def build_animation_track(
     motions: list[str],
     seed: int = 0,
     fps: int = 60,
+    previous_emotion: str | None = None,
+    final: bool = True,
 ) -> AnimationTrack:
     """Alignment-based when the engine gave phoneme timings, energy-based otherwise."""
     duration = round(len(samples) / sample_rate, 4) if sample_rate > 0 else 0.0
@@ -47,7 +49,12 @@ def build_animation_track(
     times, poses = lip_keyframes(viseme_spans(_cover(timings, duration)), duration, 2.0 / fps)
     mouth = poses @ _MOUTH
     preset = normalize_emotion(emotion)
-    expressions = expression_curves(preset, duration)
+    expressions = expression_curves(
+        preset,
+        duration,
+        previous=normalize_emotion(previous_emotion) if previous_emotion else None,
+        final=final,
+    )
     return AnimationTrack(
         duration_s=duration,
         source="alignment" if phonemes else "energy",

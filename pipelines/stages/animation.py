@@ -31,6 +31,7 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
         timings = segment.get("phonemes")
         phonemes = [PhonemeTiming(p, float(s), float(e)) for p, s, e in timings] if timings else None
         text_phonemes = segment.get("text_phonemes")
+        previous = get_segment(ctx.storage, job_id, attempt, index - 1) if index > 0 else None
         if phonemes is None and not text_phonemes:
             text_phonemes = phonemize(segment["text"])
         track = build_animation_track(
@@ -41,6 +42,8 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
             emotion=segment["emotion"],
             motions=list(segment.get("motions") or []),
             seed=index,
+            previous_emotion=previous["emotion"] if previous else None,
+            final=bool(segment.get("final", True)),
         )
         update_segment(
             ctx.storage,

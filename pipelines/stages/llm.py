@@ -13,7 +13,7 @@ from pipelines.jobs import begin_llm_attempt, finish_stage, is_active, set_field
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
-from pipelines.segments import drop_older_attempts, put_segment
+from pipelines.segments import drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.errors import ErrorCode
@@ -44,9 +44,9 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     pending: list[TaggedSegment] = []
     emitted = 0
 
-    def emit(segments: list[TaggedSegment]) -> None:
+    def emit(segments: list[TaggedSegment], *, closing: bool = False) -> None:
         nonlocal emitted
-        for segment in segments:
+        for position, segment in enumerate(segments):
             put_segment(
                 ctx.storage,
                 job_id=job_id,
@@ -55,6 +55,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
                 text=segment.text,
                 emotion=segment.emotion,
                 motions=list(segment.motions),
+                final=closing and position == len(segments) - 1,
             )
             ctx.dispatcher.synthesize(job_id, attempt, emitted)
             emitted += 1
@@ -76,7 +77,9 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         else:
             pending.extend(ready)
     pending.extend(streamer.finish())
-    emit(pending)
+    emit(pending, closing=True)
+    if not pending and emitted:  # the last sentence already went out while streaming
+        update_segment(ctx.storage, job_id, attempt, emitted - 1, {"final": True})
     if emitted == 0:
         raise StageError(ErrorCode.llm_failed, "the model returned an empty reply")
     finish_stage(

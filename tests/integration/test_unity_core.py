@@ -209,10 +209,11 @@ def compile_library(out: Path, sources: Path, references: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def nunit_results(tmp_path_factory: pytest.TempPathFactory, contract_dir: Path) -> ET.Element:
+def nunit_results(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> ET.Element:
     reason = missing_toolchain()
     if reason:
         pytest.skip(reason)
+    contract_dir: Path = request.getfixturevalue("contract_dir")
     framework = nunit_framework()
     assert framework is not None
     build = tmp_path_factory.mktemp("build")

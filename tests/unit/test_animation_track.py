@@ -180,3 +180,16 @@ def test_schema_refuses_curves_that_do_not_span_the_audio() -> None:
     data["visemes"]["sil"][0]["w"] = 1.5
     with pytest.raises(ValueError):
         AnimationTrack.model_validate(data)
+
+
+def test_emotion_holds_across_segments_of_one_reply_and_blends_out_at_the_end() -> None:
+    from pipelines.animation.expressions import EMOTION_INTENSITY, expression_curves
+
+    first = expression_curves("happy", 2.0, previous=None, final=False)
+    middle = expression_curves("happy", 2.0, previous="happy", final=False)
+    changed = expression_curves("sad", 2.0, previous="happy", final=True)
+    peak = EMOTION_INTENSITY["happy"]
+    assert first["happy"][0] == (0.0, 0.0) and first["happy"][-1] == (2.0, peak)
+    assert middle["happy"][0] == (0.0, peak) and middle["happy"][-1] == (2.0, peak)  # no dip
+    assert changed["happy"][0] == (0.0, peak) and changed["happy"][-1][1] == 0.0  # cross-fade away
+    assert changed["sad"][0] == (0.0, 0.0) and changed["sad"][-1] == (2.0, 0.0)  # final: rest face

@@ -75,6 +75,20 @@ namespace VTuber.Animation.Wire
         public string utterances_url;
     }
 
+    /// <summary>Body of every non-2xx API response (schemas/errors.py ErrorResponse).</summary>
+    [Serializable]
+    public sealed class ErrorResponseDto
+    {
+        public ErrorDetailDto error;
+    }
+
+    [Serializable]
+    public sealed class ErrorDetailDto
+    {
+        public string code;
+        public string message;
+    }
+
     /// <summary>Bodies the client sends.</summary>
     [Serializable]
     public sealed class TextUtteranceDto

@@ -1,0 +1,225 @@
+#if VTUBER_UNIVRM10
+using System;
+using System.Collections.Generic;
+using UnityEngine;
+using UnityEngine.Events;
+using UniVRM10;
+using VTuber.Animation;
+
+namespace VTuber.AvatarPlayer
+{
+    [Serializable]
+    public sealed class MotionEvent : UnityEvent<string>
+    {
+    }
+
+    /// <summary>
+    /// Plays a turn's segments (audio + animation track) on a VRM 1.0 avatar. Segments are scheduled back to
+    /// back on the DSP clock with <see cref="AudioSource.PlayScheduled"/> over two alternating voices, so the
+    /// speech has no gaps; every frame the face is sampled at the playing voice's own play head (its
+    /// <c>AudioSource.time</c>, sample-accurate) and written to UniVRM in one call. Motion tags fire once, as
+    /// Animator triggers of the same name (when the controller has one) and through <see cref="OnMotion"/>.
+    /// </summary>
+    /// <remarks>
+    /// Runs in LateUpdate at the default execution order, before <see cref="Vrm10Instance"/> (order 11000)
+    /// applies expressions in its own LateUpdate, so the weights show in the same frame. Needs UniVRM
+    /// (com.vrmc.vrm) 0.114 or later for <c>SetWeightsNonAlloc</c>.
+    /// </remarks>
+    [AddComponentMenu("VTuber/VRM Track Player")]
+    [DisallowMultipleComponent]
+    public sealed class VrmTrackPlayer : MonoBehaviour
+    {
+        // Same order as TrackChannels.MouthShapes and TrackChannels.Emotions.
+        static readonly ExpressionKey[] MouthKeys =
+            { ExpressionKey.Aa, ExpressionKey.Ih, ExpressionKey.Ou, ExpressionKey.Ee, ExpressionKey.Oh };
+
+        static readonly ExpressionKey[] EmotionKeys =
+        {
+            ExpressionKey.Happy, ExpressionKey.Angry, ExpressionKey.Sad, ExpressionKey.Relaxed,
+            ExpressionKey.Surprised, ExpressionKey.Neutral,
+        };
+
+        [SerializeField] Vrm10Instance vrm;
+
+        [Tooltip("Audio sources that take turns: one plays while the next segment waits. Two are created when empty.")]
+        [SerializeField] AudioSource[] voices = new AudioSource[0];
+
+        [Tooltip("Optional. A motion tag fires the Animator trigger of the same name, if the controller has one.")]
+        [SerializeField] Animator animator;
+
+        [Tooltip("How far ahead a segment that is ready late is scheduled; the audio engine needs a moment to start it.")]
+        [SerializeField, Range(0.02f, 0.5f)] float scheduleLeadSeconds = 0.1f;
+
+        [SerializeField] MotionEvent onMotion = new MotionEvent();
+
+        readonly Dictionary<ExpressionKey, float> _weights = new Dictionary<ExpressionKey, float>();
+        readonly FaceFrame _frame = new FaceFrame();
+        readonly List<MotionCue> _fired = new List<MotionCue>();
+        readonly HashSet<string> _animatorTriggers = new HashSet<string>();
+        RuntimeAnimatorController _triggersOf;
+        SegmentQueue<AudioClip> _queue;
+        bool _driving;
+
+        /// <summary>After each applied frame: the full face, visemes included, for other rigs or UI.</summary>
+        public event Action<FaceFrame> FaceSampled;
+
+        /// <summary>Motion tags as they come due, once each.</summary>
+        public MotionEvent OnMotion
+        {
+            get { return onMotion; }
+        }
+
+        public PlaybackState State { get; private set; }
+
+        /// <summary>Index of the segment playing now, or -1.</summary>
+        public int CurrentSegment { get; private set; }
+
+        public Vrm10Instance Vrm
+        {
+            get { return vrm; }
+            set { vrm = value; }
+        }
+
+        void Awake()
+        {
+            if (voices == null || voices.Length == 0)
+                voices = new[] { CreateVoice(), CreateVoice() };
+            _queue = new SegmentQueue<AudioClip>(voices.Length);
+            _frame.Clear();
+            CurrentSegment = -1;
+        }
+
+        /// <summary>Start a new turn: stop what plays and forget what was queued.</summary>
+        public void BeginTurn()
+        {
+            foreach (AudioSource voice in voices) voice.Stop();
+            _queue = new SegmentQueue<AudioClip>(voices.Length);
+        }
+
+        /// <summary>
+        /// Queue segment <paramref name="index"/> of the turn, in any order. A track that breaks the contract (or
+        /// a null one) is replaced by a resting face: the audio still plays. False for a duplicate or stale index.
+        /// </summary>
+        public bool Enqueue(int index, AudioClip clip, AnimationTrack track)
+        {
+            if (clip == null) throw new ArgumentNullException("clip");
+            if (track != null)
+            {
+                List<string> problems = TrackValidator.Problems(track);
+                if (problems.Count > 0)
+                {
+                    Debug.LogWarning("VrmTrackPlayer: segment " + index + " track ignored: " + string.Join("; ", problems.ToArray()), this);
+                    track = null;
+                }
+            }
+            return _queue.Add(index, clip.samples / (double)clip.frequency, track, clip);
+        }
+
+        /// <summary>The turn has <paramref name="totalSegments"/> segments; State becomes Finished after the last.</summary>
+        public void EndTurn(int totalSegments)
+        {
+            _queue.Complete(totalSegments);
+        }
+
+        /// <summary>Silence and a resting face now.</summary>
+        public void Stop()
+        {
+            BeginTurn();
+            _queue.Complete(0);
+        }
+
+        void Update()
+        {
+            double now = AudioSettings.dspTime;
+            QueuedSegment<AudioClip> next;
+            while ((next = _queue.ScheduleNext(now, scheduleLeadSeconds)) != null)
+            {
+                AudioSource voice = voices[next.Voice];
+                voice.clip = next.Payload;
+                voice.PlayScheduled(next.StartTime);
+            }
+        }
+
+        void LateUpdate()
+        {
+            _fired.Clear();
+            PlaybackPosition<AudioClip> position = _queue.Advance(AudioSettings.dspTime, _fired);
+            State = position.State;
+            CurrentSegment = position.Segment != null ? position.Segment.Index : -1;
+            // Between turns the face is left alone (after one rest frame), so an idle blinker or another
+            // expression source can drive it.
+            bool drive = position.Segment != null || _driving;
+            _driving = position.Segment != null;
+            if (drive)
+            {
+                if (position.Segment != null && position.Segment.Track != null)
+                    TrackSampler.Sample(position.Segment.Track, PlayHead(position), _frame);
+                else
+                    _frame.Clear();
+                Apply(_frame);
+                if (FaceSampled != null) FaceSampled(_frame);
+            }
+            for (int i = 0; i < _fired.Count; i++) Fire(_fired[i].Name);
+        }
+
+        /// <summary>Seconds into the segment: the voice's play head once it runs, the DSP schedule before.</summary>
+        double PlayHead(PlaybackPosition<AudioClip> position)
+        {
+            AudioSource voice = voices[position.Segment.Voice];
+            AudioClip clip = position.Segment.Payload;
+            if (voice.isPlaying && voice.clip == clip && voice.timeSamples > 0)
+                return voice.timeSamples / (double)clip.frequency; // AudioSource.time, without float rounding
+            return position.LocalTime;
+        }
+
+        void Apply(FaceFrame frame)
+        {
+            if (vrm == null || vrm.Vrm == null) return;
+            for (int i = 0; i < MouthKeys.Length; i++) _weights[MouthKeys[i]] = frame.Mouth[i];
+            for (int i = 0; i < EmotionKeys.Length; i++) _weights[EmotionKeys[i]] = frame.Expressions[i];
+            _weights[ExpressionKey.Blink] = frame.Blink;
+            vrm.Runtime.Expression.SetWeightsNonAlloc(_weights);
+        }
+
+        void Fire(string motion)
+        {
+            if (animator != null && animator.runtimeAnimatorController != null)
+            {
+                if (_triggersOf != animator.runtimeAnimatorController) CacheTriggers();
+                if (_animatorTriggers.Contains(motion)) animator.SetTrigger(motion);
+            }
+            onMotion.Invoke(motion);
+        }
+
+        // Animator.parameters allocates: read it once per controller, not per motion.
+        void CacheTriggers()
+        {
+            _triggersOf = animator.runtimeAnimatorController;
+            _animatorTriggers.Clear();
+            foreach (AnimatorControllerParameter parameter in animator.parameters)
+            {
+                if (parameter.type == AnimatorControllerParameterType.Trigger) _animatorTriggers.Add(parameter.name);
+            }
+        }
+
+        AudioSource CreateVoice()
+        {
+            AudioSource voice = gameObject.AddComponent<AudioSource>();
+            voice.playOnAwake = false;
+            voice.loop = false;
+            return voice;
+        }
+
+#if UNITY_EDITOR
+        void OnValidate()
+        {
+            // The key tables above must follow the core's channel order.
+            for (int i = 0; i < MouthKeys.Length; i++)
+                Debug.Assert(MouthKeys[i].Name == TrackChannels.MouthShapes[i], "mouth key order");
+            for (int i = 0; i < EmotionKeys.Length; i++)
+                Debug.Assert(EmotionKeys[i].Name == TrackChannels.Emotions[i], "emotion key order");
+        }
+#endif
+    }
+}
+#endif
