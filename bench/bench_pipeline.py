@@ -21,9 +21,9 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.audio_intake import decode_to_16k_mono, encode_audio
-from pipelines.personas import get_persona
+from pipelines.audio_intake import decode_to_16k_mono
 from pipelines.settings import Settings
+from tools.spoken import spoken_wav
 from tools.stack import Stack
 
 PROMPTS = [
@@ -45,13 +45,6 @@ def wait(client: httpx.Client, url: str, done: tuple[str, ...] = ("completed", "
         if doc["status"] in done:
             return doc
         time.sleep(0.1)
-
-
-def speak(text: str) -> bytes:
-    from workers.tts.piper_backend import PiperSynthesizer
-
-    speech = PiperSynthesizer(Settings()).synthesize(text, persona=get_persona("hana"), emotion="neutral")
-    return encode_audio(speech.samples, speech.sample_rate, "wav")
 
 
 def turn(
@@ -95,7 +88,7 @@ def main(turns: int = 4, files: int = 12) -> None:
         with httpx.Client(base_url=stack.api_url, timeout=60) as client:
             session = client.post("/v1/sessions", json={}).json()["id"]
             turn(client, session, text="Hello!")  # loads every model once
-            spoken = speak(PROMPTS[0])
+            spoken = spoken_wav(PROMPTS[0])
 
             stage_work: dict[str, list[float]] = {s: [] for s in ("stt", "llm", "tts", "animation")}
             latencies = []
@@ -123,7 +116,7 @@ def main(turns: int = 4, files: int = 12) -> None:
                 total = statistics.median(b for _, b in pairs)
                 print(f"  streaming={streaming:<5} first audio {first:5.2f} s   full turn {total:5.2f} s")
 
-            clip = speak(CLIP_TEXT)
+            clip = spoken_wav(CLIP_TEXT)
             clip_seconds = len(decode_to_16k_mono(clip)) / 16000
             through = batch_seconds(client, clip, files)
             from workers.stt.faster_whisper_backend import FasterWhisperSTT

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.settings import PROJECT_ROOT
+from tools.spoken import spoken_wav
 from tools.stack import Stack
 
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -32,14 +33,8 @@ def prepare_models() -> None:
 
 
 def speak(text: str, target: Path) -> bytes:
-    """A real spoken utterance for the demo, made with the bundled Piper voice."""
-    from pipelines.audio_intake import encode_audio
-    from pipelines.personas import get_persona
-    from pipelines.settings import get_settings
-    from workers.tts.piper_backend import PiperSynthesizer
-
-    speech = PiperSynthesizer(get_settings()).synthesize(text, persona=get_persona("hana"), emotion="neutral")
-    data = encode_audio(speech.samples, speech.sample_rate, "wav")
+    """A real spoken utterance for the demo, kept beside the run's logs."""
+    data = spoken_wav(text)
     target.write_bytes(data)
     return data
 

@@ -53,3 +53,11 @@ def wait_for_job(api: httpx.Client, job_id: str, *, timeout: float = 180) -> dic
             return dict(job)
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job}")
+
+
+def wait_for_stage(api: httpx.Client, job_id: str, stage: str, *, timeout: float = 60) -> None:
+    """Poll fast until the job is working on ``stage`` (to strike while that stage runs)."""
+    deadline = time.monotonic() + timeout
+    while api.get(f"/v1/jobs/{job_id}").json()["stage"] != stage:
+        assert time.monotonic() < deadline, f"stage {stage} never started"
+        time.sleep(0.05)

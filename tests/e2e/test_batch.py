@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import wait_for_job
+from tools.spoken import spoken_wav
 
 pytestmark = pytest.mark.e2e
 
@@ -18,13 +19,8 @@ SENTENCE = "The weather is lovely today, so let us go for a walk."
 
 @pytest.fixture(scope="module")
 def clip_wav() -> bytes:
-    from pipelines.audio_intake import encode_audio
-    from pipelines.personas import get_persona
-    from pipelines.settings import Settings
-    from workers.tts.piper_backend import PiperSynthesizer
-
-    speech = PiperSynthesizer(Settings()).synthesize(SENTENCE, persona=get_persona("hana"), emotion="neutral")
-    return encode_audio(speech.samples, speech.sample_rate, "wav")
+    """A real spoken utterance, synthesized with the bundled Piper voice."""
+    return spoken_wav(SENTENCE)
 
 
 def to_format(wav: bytes, args: list[str]) -> bytes:

@@ -11,7 +11,7 @@ from pipelines.celery_app import make_celery
 from pipelines.queues import TaskName
 from pipelines.settings import Settings
 from tests.conftest import TEST_ENV
-from tests.e2e.conftest import VISIBILITY_TIMEOUT_S, wait_for_job
+from tests.e2e.conftest import VISIBILITY_TIMEOUT_S, wait_for_job, wait_for_stage
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -65,10 +65,7 @@ def test_llm_worker_killed_mid_task_job_still_completes(
     job_id = api.post(
         f"/v1/sessions/{session_id}/utterances", json={"text": "Describe your favourite stream in detail."}
     ).json()["job_id"]
-    deadline = time.monotonic() + 60
-    while api.get(f"/v1/jobs/{job_id}").json()["stage"] != "llm":
-        assert time.monotonic() < deadline, "the LLM stage never started"
-        time.sleep(0.05)
+    wait_for_stage(api, job_id, "llm")
     stack.kill("worker-llm", signal.SIGKILL)  # the whole worker, pool children included
     assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
 
@@ -100,10 +97,7 @@ def test_job_survives_a_mongodb_restart_mid_pipeline(
     job_id = api.post(
         f"/v1/sessions/{session_id}/utterances", json={"text": "What did you eat today?"}
     ).json()["job_id"]
-    deadline = time.monotonic() + 60
-    while api.get(f"/v1/jobs/{job_id}").json()["stage"] != "llm":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_stage(api, job_id, "llm")
     stack.stop("mongo")
     unavailable = api.get(f"/v1/jobs/{job_id}")
     assert unavailable.status_code == 503

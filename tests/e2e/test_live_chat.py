@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 from tests.e2e.conftest import wait_for_job
+from tools import spoken
 
 pytestmark = pytest.mark.e2e
 
@@ -19,13 +20,7 @@ SPOKEN = "Hello Hana, what is your favorite color?"
 @pytest.fixture(scope="module")
 def spoken_wav() -> bytes:
     """A real spoken utterance, synthesized with the bundled Piper voice."""
-    from pipelines.audio_intake import encode_audio
-    from pipelines.personas import get_persona
-    from pipelines.settings import Settings
-    from workers.tts.piper_backend import PiperSynthesizer
-
-    speech = PiperSynthesizer(Settings()).synthesize(SPOKEN, persona=get_persona("hana"), emotion="neutral")
-    return encode_audio(speech.samples, speech.sample_rate, "wav")
+    return spoken.spoken_wav(SPOKEN)
 
 
 def submit_audio(api: httpx.Client, session_id: str, data: bytes, name: str = "u.wav") -> httpx.Response:
