@@ -186,7 +186,11 @@ class Stack:
         from pipelines.settings import Settings
 
         app = make_celery(Settings(redis_url=self.redis_url, mongo_url=self.mongo_url))
-        expected = {n.removeprefix("worker-") for n in self.processes if n.startswith("worker-")}
+        expected = {
+            name.removeprefix("worker-")
+            for name, process in self.processes.items()
+            if name.startswith("worker-") and process.poll() is None
+        }
 
         def all_up() -> bool:
             replies = app.control.ping(timeout=1.0) or []
