@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routes import audio, control, health, history, jobs, sessions, transcriptions
+from api.routes import audio, control, health, history, jobs, sessions, transcriptions, web
 from api.state import ApiState
 from pipelines.celery_app import make_celery
 from pipelines.dispatch import Dispatcher
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_metrics(app)
-    for module in (health, sessions, jobs, history, audio, transcriptions, control):
+    for module in (health, sessions, jobs, history, audio, transcriptions, control, web):
         app.include_router(module.router)
     return app
 

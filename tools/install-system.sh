@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the stack needs: Redis, ffmpeg (audio decoding), espeak-ng/flite (test voices),
-# and Mono + NUnit 2.6 to compile and test the Unity player's engine-free core.
+# Mono + NUnit 2.6 for the Unity player's engine-free core, and Node.js for the web player's tests.
 set -euo pipefail
 needed=()
 command -v redis-server >/dev/null || needed+=(redis-server)
 command -v ffmpeg >/dev/null || needed+=(ffmpeg)
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
+command -v node >/dev/null || needed+=(nodejs)
 command -v mcs >/dev/null || needed+=(mono-mcs)
 command -v nunit-console >/dev/null || needed+=(nunit-console)
 dpkg -s libnunit-framework2.6.3-cil >/dev/null 2>&1 || needed+=(libnunit-framework2.6.3-cil)

@@ -118,6 +118,8 @@ def test_health_readiness_and_openapi(api: httpx.Client) -> None:
     paths = api.get("/openapi.json").json()["paths"]
     assert "/v1/sessions/{session_id}/utterances" in paths and "/v1/jobs/{job_id}" in paths
     assert "vtuber_queue_depth" in api.get("/metrics").text
+    player = api.get("/player")
+    assert player.status_code == 200 and "player.js" in player.text
 
 
 def test_first_segment_is_ready_while_the_llm_still_generates(api: httpx.Client, session_id: str) -> None:

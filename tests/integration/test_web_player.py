@@ -1,0 +1,257 @@
+"""The web player: its JS core reads the backend's animation tracks exactly, and its router serves the page.
+
+The JS tests (api/static/track.test.mjs, node's built-in runner) get a fixture of tracks built by
+``build_animation_track`` with the Python reference sampler's weights, and a job from the API's own
+presenter; they must sample within 1e-6 of Python, validate every track and play the job through.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.errors import install_error_handlers
+from api.presenters import segment_out
+from api.routes import web
+from pipelines.animation.track import build_animation_track, sample_curve
+from pipelines.audio_types import PhonemeTiming
+from pipelines.settings import Settings
+from schemas.animation import AnimationTrack
+from schemas.jobs import JobOut, JobStatus
+
+STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
+JS_TESTS = STATIC / "track.test.mjs"
+CONTRACT_TESTS = (
+    "tracks built by the backend validate with no problem",
+    "JS sampling equals the Python reference sampler",
+    "a job from the API's presenter plays through with every motion once",
+)
+RATE = 16_000
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node not found: apt-get install -y nodejs (Node 18+)")
+
+
+def tone(seconds: float) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return (0.5 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * RATE), np.float32)
+
+
+def timings(*items: tuple[str, float]) -> list[PhonemeTiming]:
+    out, cursor = [], 0.0
+    for phoneme, length in items:
+        out.append(PhonemeTiming(phoneme, cursor, cursor + length))
+        cursor += length
+    return out
+
+
+def backend_tracks() -> dict[str, AnimationTrack]:
+    """Alignment- and energy-based tracks (with and without the text's phonemes), blinks and motions."""
+    aligned = timings(
+        ("^", 0.05), ("h", 0.05), ("ˈ", 0.06), ("ɛ", 0.07), ("l", 0.05), ("o", 0.08), ("ʊ", 0.06),
+        (",", 0.3), ("m", 0.06), ("ˈ", 0.05), ("æ", 0.1), ("p", 0.08), (".", 0.1), ("$", 0.05),
+    )  # fmt: skip
+    hello = ["h", "ə", "l", "o", "ʊ", " ", "w", "ɜ", "l", "d", "."]
+    speech = np.concatenate([tone(1.2), silence(0.4), tone(1.6), silence(0.5), tone(2.0), silence(0.3)])
+    common: dict[str, Any] = {"sample_rate": RATE, "text_phonemes": None}
+    return {
+        "aligned-happy": build_animation_track(
+            samples=np.concatenate([tone(1.16), silence(0.3)]),
+            phonemes=aligned,
+            emotion="happy",
+            motions=["wave", "nod"],
+            final=False,
+            **common,
+        ),
+        "energy-text-sad": build_animation_track(
+            samples=speech,
+            sample_rate=RATE,
+            phonemes=None,
+            text_phonemes=hello * 3,
+            emotion="sad",
+            motions=[],
+            seed=3,
+            previous_emotion="happy",
+            final=False,
+        ),
+        "energy-no-phonemes-angry": build_animation_track(
+            samples=np.concatenate([silence(0.2), tone(2.5), silence(0.3), tone(1.0)]),
+            phonemes=None,
+            emotion="angry",
+            motions=["bow"],
+            seed=5,
+            previous_emotion="sad",
+            **common,
+        ),
+    }
+
+
+def blink_weight(track: AnimationTrack, t: float) -> float:
+    """The contract's blink, written from the schema text: 0 → 1 linearly over the first half, back to 0."""
+    weights = [
+        1.0 - abs(2.0 * (t - blink.t) / blink.duration_s - 1.0)
+        for blink in track.blinks
+        if blink.t < t < blink.t + blink.duration_s
+    ]
+    return max(weights, default=0.0)
+
+
+def expectations(name: str, track: AnimationTrack) -> dict[str, Any]:
+    """Reference weights at frame times (before 0 and after the end too), keyframes and midpoints."""
+    grid = np.arange(-0.1, track.duration_s + 0.2, 1 / 60)
+    samples = []
+    for group in ("mouth", "visemes", "expressions"):
+        curves: dict[str, list[Any]] = getattr(track, group)
+        for curve_name, curve in curves.items():
+            keys = np.array([key.t for key in curve])
+            times = np.concatenate([grid, keys, (keys[:-1] + keys[1:]) / 2])
+            weights = sample_curve(curve, times)
+            samples += [
+                {"group": group, "curve": curve_name, "t": float(t), "w": float(w)}
+                for t, w in zip(times, weights, strict=True)
+            ]
+    blink_times = [b.t + f * b.duration_s for b in track.blinks for f in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1)]
+    return {
+        "name": name,
+        "track": track.model_dump(mode="json"),
+        "samples": samples,
+        "blinks": [{"t": t, "w": blink_weight(track, t)} for t in [*blink_times, *grid.tolist()]],
+    }
+
+
+def completed_job(tracks: list[AnimationTrack]) -> dict[str, Any]:
+    """A completed job as GET /v1/jobs/{id} returns it, through the API's own segment presenter."""
+    settings = Settings()
+    docs = [
+        {
+            "index": index,
+            "text": f"Sentence {index}.",
+            "emotion": track.emotion,
+            "motions": [motion.name for motion in track.motions],
+            "audio_id": f"audio{index}",
+            "audio_format": "wav",
+            "sample_rate": RATE,
+            "duration_s": track.duration_s,
+            "animation": track.model_dump(mode="json"),
+            "ready": True,
+            "timings": {},
+        }
+        for index, track in enumerate(tracks)
+    ]
+    now = datetime.now(UTC)
+    job = JobOut(
+        id="job1",
+        session_id="session1",
+        kind="text",
+        status=JobStatus.completed,
+        persona="default",
+        persona_version="1",
+        input_text="Hello!",
+        segments=[segment_out(settings, doc) for doc in docs],
+        segments_total=len(docs),
+        created_at=now,
+        updated_at=now,
+    )
+    data: dict[str, Any] = json.loads(job.model_dump_json())
+    return data
+
+
+@pytest.fixture(scope="module")
+def contract_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tracks = backend_tracks()
+    assert {track.source for track in tracks.values()} == {"alignment", "energy"}
+    assert sum(len(track.blinks) for track in tracks.values()) > 0, "no blink to check"
+    path = tmp_path_factory.mktemp("web") / "contract.json"
+    path.write_text(
+        json.dumps(
+            {
+                "tracks": [expectations(name, track) for name, track in tracks.items()],
+                "job": completed_job(list(tracks.values())),
+            }
+        )
+    )
+    return path
+
+
+def run_node(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    assert NODE is not None
+    result = subprocess.run(
+        [NODE, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=STATIC.parents[1],
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 0, f"node {' '.join(args)} failed:\n{result.stdout[-6000:]}{result.stderr}"
+    return result.stdout
+
+
+@needs_node
+def test_js_core_passes_its_tests_and_reads_the_backend_tracks_like_python(contract_file: Path) -> None:
+    output = run_node(
+        "--test", "--test-reporter=tap", str(JS_TESTS), env={"VTUBER_WEB_CONTRACT": str(contract_file)}
+    )
+    counts = {
+        key: int(value)
+        for key, value in re.findall(r"^# (pass|fail|skipped|todo|cancelled) (\d+)$", output, re.M)
+    }
+    assert counts["pass"] >= 15 and counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, output
+    for name in CONTRACT_TESTS:
+        assert re.search(rf"^\s*ok \d+ - {re.escape(name)}$", output, re.M), (
+            f"{name!r} did not pass:\n{output}"
+        )
+
+
+@needs_node
+def test_player_script_is_a_valid_module() -> None:
+    run_node("--input-type=module", "--check", stdin=(STATIC / "player.js").read_text())
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(web.router)
+    return TestClient(app)
+
+
+def test_player_page_loads_its_script_by_a_relative_url(client: TestClient) -> None:
+    page = client.get("/player")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="static/player.js">' in page.text  # relative: works under a prefix
+    for element in ("face", "mouth", "eye-left", "brow-right", "text", "send", "talk", "log", "motion"):
+        assert f'id="{element}"' in page.text, element
+    script = client.get("/static/player.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert 'from "./track.mjs"' in script.text
+    assert not re.search(r"""["'`]/v1/""", script.text), "API paths must be relative to the page"
+
+
+def test_track_module_is_served_as_javascript(client: TestClient) -> None:
+    module = client.get("/static/track.mjs")
+    assert module.status_code == 200
+    assert module.headers["content-type"].startswith("text/javascript")
+    assert "export function sampleTrack" in module.text
+    assert module.text == (STATIC / "track.mjs").read_text()
+
+
+@pytest.mark.parametrize("name", ["track.test.mjs", "index.html", "..%2Fweb.py", "missing.js"])
+def test_only_the_page_scripts_are_served(client: TestClient, name: str) -> None:
+    response = client.get(f"/static/{name}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
