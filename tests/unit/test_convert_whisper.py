@@ -13,16 +13,16 @@ from typer.testing import CliRunner
 
 from pipelines.audio_intake import decode_to_16k_mono
 from pipelines.settings import get_settings
-from tools.convert_whisper import (
+from tools.convert_whisper import app
+from workers.assets import whisper_model_dir
+from workers.stt.checkpoint_conversion import (
     ConversionError,
     alignment_heads_dump,
-    app,
     ct2_to_state_dict,
     infer_dims,
     read_ct2_model,
     split_fused_projection,
 )
-from workers.assets import whisper_model_dir
 from workers.stt.faster_whisper_backend import FasterWhisperSTT
 from workers.stt.openai_whisper_backend import OpenAIWhisperSTT, ensure_converted_checkpoint
 

@@ -16,6 +16,7 @@ from schemas.errors import ErrorCode
 from schemas.transcription import Transcript, TranscriptSegment, Word
 from workers.assets import AssetError, whisper_model_dir
 from workers.device import ctranslate2_compute_type, ctranslate2_device
+from workers.stt.transcript import build_transcript, clamp_time, normalize_language
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -45,50 +46,6 @@ def _load_model(path: str, device: str, compute_type: str) -> "WhisperModel":
                     f"cannot load Whisper model {path!r} on {device}/{compute_type}: {exc}",
                 ) from exc
         return _loaded[key]
-
-
-def normalize_language(requested: str | None, supported: list[str], model: str) -> str | None:
-    """A Whisper language code from ``ja`` / ``EN`` / ``en-US``; a clear error otherwise.
-
-    An English-only model (``*.en``) would silently render other speech as made-up English, so
-    asking it for another language is a request error rather than something to ignore.
-    """
-    if requested is None or not requested.strip():
-        return None
-    code = requested.strip().replace("_", "-").split("-")[0].lower()
-    if code not in supported:
-        hint = "it is English-only" if supported == ["en"] else "unknown language code"
-        raise StageError(
-            ErrorCode.validation_error, f"language {requested!r} is not supported by model {model} ({hint})"
-        )
-    return code
-
-
-def build_transcript(
-    text: str,
-    segments: list[TranscriptSegment],
-    *,
-    language: str | None,
-    probability: float | None,
-    duration: float,
-    backend: str,
-    model: str,
-) -> Transcript:
-    """``text`` is Whisper's own concatenation: segments carry their spacing (none in Chinese/Japanese)."""
-    return Transcript(
-        text=text.strip(),
-        language=language,
-        language_probability=probability,
-        duration_s=round(duration, 3),
-        segments=segments,
-        backend=backend,
-        model=model,
-    )
-
-
-def clamp_time(value: float, duration: float) -> float:
-    """Seconds rounded to the millisecond and kept inside the audio (Whisper can overshoot its end)."""
-    return round(min(max(float(value), 0.0), duration), 3)
 
 
 class FasterWhisperSTT:

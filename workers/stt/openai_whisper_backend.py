@@ -3,7 +3,7 @@
 Use it where torch is the runtime already (a GPU box shared with other torch models) or to check
 faster-whisper against the original. No registry ships its ``.pt`` checkpoints, so a ``bundled:``
 spec (or any CTranslate2 directory) is converted once into the model cache with
-``tools.convert_whisper`` and reused while its stamp matches the source.
+``workers.stt.checkpoint_conversion`` and reused while its stamp matches the source.
 """
 
 import fcntl
@@ -20,16 +20,16 @@ from pipelines.errors import StageError
 from pipelines.settings import Settings, get_settings
 from schemas.errors import ErrorCode
 from schemas.transcription import Transcript, TranscriptSegment, Word
-from tools.convert_whisper import ConversionError, convert_ct2_to_openai_whisper
 from workers.assets import BUNDLED_PREFIX, AssetError, whisper_model_dir
 from workers.device import torch_device
-from workers.stt.faster_whisper_backend import build_transcript, clamp_time, normalize_language
+from workers.stt.checkpoint_conversion import ConversionError, convert_ct2_to_openai_whisper
+from workers.stt.transcript import build_transcript, clamp_time, normalize_language
 
 if TYPE_CHECKING:
     import whisper
 
 SAMPLE_RATE = 16_000
-# Bump when tools.convert_whisper writes something different: cached checkpoints are then redone.
+# Bump when checkpoint_conversion writes something different: cached checkpoints are then redone.
 CONVERTER_REVISION = 1
 
 
