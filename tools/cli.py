@@ -59,6 +59,7 @@ def poll(client: httpx.Client, job_id: str, label: str, timeout: float = 600) ->
             ready = sum(1 for s in job["segments"] if s["ready"])
             status.update(f"{label}: {job['status']} / {job['stage'] or '-'} ({ready} segments ready)")
             time.sleep(0.2)
+    console.print(f"[red]{label}: no answer within {timeout:.0f} s; see the logs in the run directory[/red]")
     raise typer.Exit(code=1)
 
 

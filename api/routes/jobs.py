@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from api.deps import State
 from api.errors import ApiError
 from api.presenters import job_out
+from api.state import ApiState
 from api.uploads import read_upload
 from api.urls import job_url
 from pipelines.audio_intake import inspect_upload
@@ -96,7 +97,7 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
     )
 
 
-def enqueue_first_stage(state: Any, job: dict[str, Any]) -> None:
+def enqueue_first_stage(state: ApiState, job: dict[str, Any]) -> None:
     """Send the job's first task; if the broker is down the job is failed, not left dangling."""
     try:
         if job["kind"] == "audio":

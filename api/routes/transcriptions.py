@@ -12,6 +12,7 @@ from api.uploads import read_uploads
 from api.urls import url
 from pipelines.audio_intake import inspect_upload
 from pipelines.batches import create_batch
+from pipelines.errors import StageError
 from pipelines.transcript_formats import FORMATS
 from schemas.batches import (
     BatchAccepted,
@@ -83,11 +84,8 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
                 max_bytes=settings.max_upload_bytes,
                 max_seconds=settings.max_batch_audio_seconds,
             )
-        except ApiError:
-            raise
-        except Exception as exc:
-            code = getattr(exc, "code", ErrorCode.audio_corrupt)
-            raise ApiError(code, f"{name}: {getattr(exc, 'message', exc)}", details={"file": name}) from exc
+        except StageError as exc:  # name the file that was refused
+            raise ApiError(exc.code, f"{name}: {exc.message}", details={"file": name}) from exc
         audio_id = await run_in_threadpool(
             state.storage.put_audio,
             upload.data,

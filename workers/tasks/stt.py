@@ -7,6 +7,7 @@ import threading
 from celery import Task
 from celery.signals import worker_ready, worker_shutdown
 
+from pipelines.batches import fail_batch_file
 from pipelines.queues import Queue, TaskName
 from pipelines.stages.batch import transcribe_batch_file
 from pipelines.stages.stt import transcribe_utterance
@@ -29,8 +30,6 @@ def transcribe(self: Task, job_id: str) -> None:
 
 @app.task(name=TaskName.transcribe_file, bind=True, max_retries=settings().stage_max_retries)
 def transcribe_file(self: Task, batch_id: str, index: int) -> None:
-    from pipelines.batches import fail_batch_file
-
     run_stage(
         self,
         record_failure=lambda code, message: fail_batch_file(
