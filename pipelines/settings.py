@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 160
     llm_temperature: float = 0.7
     llm_streaming: bool = True
+    llm_max_segments: int = Field(
+        default=4,
+        description="Stop the reply after this many sentences (0 = no limit); live chat stays short.",
+    )
+    llm_repeat_penalty: float = 1.1
     openai_api_key: str = ""
     openai_base_url: str = ""
     openai_model: str = "gpt-4-turbo"

@@ -6,6 +6,7 @@ speaking while the model is still generating.
 
 import time
 import zlib
+from collections.abc import Iterator
 
 from pipelines.backends import ChatModel
 from pipelines.errors import StageError
@@ -25,6 +26,13 @@ def stable_seed(job_id: str) -> int:
     return zlib.crc32(job_id.encode()) & 0x7FFFFFFF
 
 
+def close_stream(stream: Iterator[str]) -> None:
+    """Stop the model now (a generator left open keeps a local model busy until collected)."""
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()
+
+
 def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     job = begin_llm_attempt(ctx.storage, job_id)
     if job is None:
@@ -42,6 +50,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     )
     streamer = ReplyStreamer.for_persona(persona)
     pending: list[TaggedSegment] = []
+    spoken: list[TaggedSegment] = []
     emitted = 0
 
     def emit(segments: list[TaggedSegment], *, closing: bool = False) -> None:
@@ -58,6 +67,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
                 final=closing and position == len(segments) - 1,
             )
             ctx.dispatcher.synthesize(job_id, attempt, emitted)
+            spoken.append(segment)
             emitted += 1
 
     started = time.perf_counter()
@@ -68,15 +78,26 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         seed=stable_seed(job_id),
         model=persona.llm_model,
     )
-    for delta in stream:
-        ready = streamer.push(delta)
-        if ctx.settings.llm_streaming:
-            emit(ready)
-            if ready and not is_active(ctx.storage, job_id):
-                return  # failed elsewhere (e.g. a segment's tts): stop spending tokens
-        else:
-            pending.extend(ready)
-    pending.extend(streamer.finish())
+    limit = ctx.settings.llm_max_segments
+    cut_short = False
+    try:
+        for delta in stream:
+            ready = streamer.push(delta)
+            room = limit - emitted - len(pending)
+            if limit and len(ready) >= room:  # live chat stays short: stop at a sentence end
+                ready, cut_short = ready[:room], True
+            if ctx.settings.llm_streaming:
+                emit(ready)
+                if ready and not is_active(ctx.storage, job_id):
+                    return  # failed elsewhere (e.g. a segment's tts): stop spending tokens
+            else:
+                pending.extend(ready)
+            if cut_short:
+                break
+    finally:
+        close_stream(stream)
+    if not cut_short:
+        pending.extend(streamer.finish())
     emit(pending, closing=True)
     if not pending and emitted:  # the last sentence already went out while streaming
         update_segment(ctx.storage, job_id, attempt, emitted - 1, {"final": True})
@@ -89,9 +110,9 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         seconds=time.perf_counter() - started,
         fields={
             "reply": {
-                "text": streamer.full_text,
+                "text": " ".join(segment.text for segment in spoken),
                 "emotion": streamer.dominant_emotion,
-                "motions": list(streamer.motions),
+                "motions": [motion for segment in spoken for motion in segment.motions],
                 "done": True,
             },
             "segments_total": emitted,

@@ -99,6 +99,7 @@ class LocalLlamaChat:
                     max_tokens=max_tokens,
                     temperature=temperature,
                     seed=seed,
+                    repeat_penalty=self._settings.llm_repeat_penalty,
                     stream=True,
                 )
                 for chunk in chunks:

@@ -1,0 +1,139 @@
+"""The LLM stage's own logic on real MongoDB and Redis, with a scripted chat model.
+
+The model is scripted (the real models are covered by their own tests and the e2e suite) so the
+cases are exact: streaming dispatch order, the sentence limit, streaming off, and redelivery.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pipelines import jobs, segments
+from pipelines.backends import ChatMessage
+from pipelines.context_store import ContextStore
+from pipelines.settings import Settings
+from pipelines.stages.context import StageContext
+from pipelines.stages.llm import generate_reply
+from pipelines.storage import Storage
+
+REPLY = "[happy] [wave] Hi there! Welcome to the stream. [surprised] Wow, so many people. Let's play. Ready?"
+
+
+class ScriptedChat:
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls: list[list[ChatMessage]] = []
+        self.closed = False
+
+    def stream_chat(self, messages: list[ChatMessage], **_: Any) -> Iterator[str]:
+        self.calls.append(messages)
+        try:
+            for start in range(0, len(self.text), 3):
+                yield self.text[start : start + 3]
+        finally:
+            self.closed = True
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.synthesized: list[tuple[str, int, int]] = []
+
+    def synthesize(self, job_id: str, attempt: int, index: int) -> None:
+        self.synthesized.append((job_id, attempt, index))
+
+    def deliver_webhook(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[StageContext]:
+    storage = Storage(settings)
+    storage.ensure_indexes()
+    yield StageContext(
+        storage=storage,
+        dispatcher=Dispatcher(),  # type: ignore[arg-type]
+        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
+        settings=settings,
+    )
+    storage.client.drop_database(settings.mongo_db)
+
+
+def text_job(context: StageContext) -> str:
+    job = jobs.create_job(
+        context.storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="hello!"
+    )
+    return str(job["_id"])
+
+
+def stored(context: StageContext, job_id: str) -> list[dict[str, Any]]:
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None
+    return segments.list_segments(context.storage, job_id, job["llm_attempt"])
+
+
+def test_segments_are_dispatched_in_order_with_tags_parsed(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_max_segments": 0})
+    job_id = text_job(context)
+    chat = ScriptedChat(REPLY)
+    generate_reply(context, chat, job_id)
+    docs = stored(context, job_id)
+    assert [d["text"] for d in docs] == [
+        "Hi there!",
+        "Welcome to the stream.",
+        "Wow, so many people.",
+        "Let's play.",
+        "Ready?",
+    ]
+    assert [d["emotion"] for d in docs] == ["happy", "happy", "surprised", "surprised", "surprised"]
+    assert docs[0]["motions"] == ["wave"] and [d["final"] for d in docs] == [False] * 4 + [True]
+    assert context.dispatcher.synthesized == [(job_id, 1, i) for i in range(5)]  # type: ignore[attr-defined]
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None and job["segments_total"] == 5 and job["reply"]["done"]
+    assert "[" not in job["reply"]["text"] and job["reply"]["motions"] == ["wave"]
+    roles = [m.role for m in chat.calls[0]]
+    assert roles[0] == "system" and roles[-1] == "user" and chat.calls[0][-1].content == "hello!"
+
+
+def test_reply_stops_at_the_sentence_limit_and_closes_the_stream(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_max_segments": 2})
+    job_id = text_job(context)
+    chat = ScriptedChat(REPLY)
+    generate_reply(context, chat, job_id)
+    docs = stored(context, job_id)
+    assert [d["text"] for d in docs] == ["Hi there!", "Welcome to the stream."]
+    assert docs[-1]["final"] and chat.closed
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None and job["reply"]["text"] == "Hi there! Welcome to the stream."
+
+
+def test_streaming_off_dispatches_everything_at_the_end(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_streaming": False, "llm_max_segments": 3})
+    job_id = text_job(context)
+    generate_reply(context, ScriptedChat(REPLY), job_id)
+    assert [d["index"] for d in stored(context, job_id)] == [0, 1, 2]
+    assert stored(context, job_id)[-1]["final"]
+
+
+def test_redelivery_after_a_final_reply_does_nothing(context: StageContext) -> None:
+    job_id = text_job(context)
+    generate_reply(context, ScriptedChat(REPLY), job_id)
+    sent = list(context.dispatcher.synthesized)  # type: ignore[attr-defined]
+    again = ScriptedChat(REPLY)
+    generate_reply(context, again, job_id)
+    assert again.calls == [] and context.dispatcher.synthesized == sent  # type: ignore[attr-defined]
+    assert context.storage.segments.count_documents({"job_id": job_id}) == len(sent)
+
+
+def test_empty_reply_fails_clearly(context: StageContext) -> None:
+    from pipelines.errors import StageError
+
+    with pytest.raises(StageError) as failure:
+        generate_reply(context, ScriptedChat("[happy]   "), text_job(context))
+    assert failure.value.code == "llm_failed"
