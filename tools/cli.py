@@ -80,13 +80,16 @@ def show_turn(client: httpx.Client, job: dict[str, Any], run_dir: Path, wall_s: 
     console.print(f"[bold]transcript[/bold]: {job['transcript']['text'].strip()}")
     console.print(f"[bold]reply[/bold]:      {job['reply']['text']}")
     console.print(f"[bold]emotion[/bold]:    {job['reply']['emotion']}  motions: {job['reply']['motions']}")
-    segments = Table("segment", "text", "audio file", "seconds", "visemes", "emotion")
+    segments = Table(
+        "segment", "text", f"audio file (in {run_dir.relative_to(PROJECT_ROOT)})", "seconds",
+        "viseme changes", "emotion", title="reply segments",
+    )  # fmt: skip
     for segment in job["segments"]:
         target = run_dir / f"segment-{segment['index']}.wav"
         target.write_bytes(client.get(segment["audio_url"]).content)
         track = segment["animation"] or {}
         segments.add_row(
-            str(segment["index"]), segment["text"], str(target.relative_to(PROJECT_ROOT)),
+            str(segment["index"]), segment["text"], target.name,
             f"{segment['duration_s']:.2f}", str(viseme_changes(track)), segment["emotion"],
         )  # fmt: skip
     console.print(segments)
