@@ -1,13 +1,18 @@
 """Shared fixtures: real Redis and MongoDB-protocol servers, and the whole stack for e2e tests."""
 
+import importlib.util
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pipelines.settings import Settings
-from tools.stack import Stack
+from tools.stack import Stack, free_port
 
 # Test-sized models and limits; everything else is the product's default configuration.
 TEST_ENV = {
@@ -36,3 +41,45 @@ def settings(servers: Stack, tmp_path: Path) -> Settings:
         mongo_db=f"t_{os.urandom(4).hex()}",
         model_cache_dir=Path(os.environ.get("VTUBER_MODEL_CACHE_DIR", Settings().model_cache_dir)),
     )
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the bundled Qwen 0.5B, on a loopback port."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[llm]')")
+    from workers.assets import llm_model_file
+
+    model = llm_model_file("bundled:qwen2.5-0.5b")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "qwen"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
+    command += ["--n_threads", str(os.cpu_count() or 2)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_ready(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"llama_cpp.server did not start in 120 s:\n{log.read_text()[-2000:]}")

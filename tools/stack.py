@@ -155,6 +155,15 @@ class Stack:
         )  # fmt: skip
         return name
 
+    def replace_workers(self, pool: str, *, suffix: str, extra_env: dict[str, str] | None = None) -> str:
+        """Stop every running worker of ``pool`` and start one with other settings."""
+        for name, process in list(self.processes.items()):
+            if name.startswith(f"worker-{pool}") and process.poll() is None:
+                self.stop(name)
+        name = self.start_worker(pool, suffix=suffix, extra_env=extra_env)
+        self.wait_for_workers()
+        return name
+
     def start_api(self) -> None:
         self._spawn(
             "api",

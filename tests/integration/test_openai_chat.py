@@ -1,10 +1,5 @@
 """OpenAIChat against a real OpenAI-compatible server (llama.cpp's) and a faithful fake for errors."""
 
-import importlib.util
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +20,7 @@ from tests.fakes.openai_fake import (
     reply,
     server_error,
 )
+from tools.stack import free_port
 from workers.llm.openai_chat import OpenAIChat, estimate_tokens, parse_retry_after
 
 PERSONA = ChatMessage("system", "You are Hana, a cheerful VTuber. Answer in one short sentence.")
@@ -50,54 +46,6 @@ def collect(chat: OpenAIChat, **kwargs: object) -> list[str]:
 
 
 # --- a real OpenAI-compatible server ------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with the bundled Qwen 0.5B, on a loopback port."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (pip install -e '.[llm]')")
-    from workers.assets import llm_model_file
-
-    model = llm_model_file("bundled:qwen2.5-0.5b")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "qwen"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
-    command += ["--n_threads", str(os.cpu_count() or 2)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_ready(base_url, process, log)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"llama_cpp.server did not start in 120 s:\n{log.read_text()[-2000:]}")
 
 
 def test_streams_a_reply_from_a_real_openai_compatible_server(llama_server: str) -> None:
@@ -218,7 +166,7 @@ def test_stream_stalled_before_the_first_token_is_retried(fake: FakeOpenAI) -> N
 
 
 def test_unreachable_server_fails_retryable() -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(StageError) as raised:
         collect(make_chat(f"http://127.0.0.1:{port}/v1", openai_max_retries=1))
     assert raised.value.code == ErrorCode.llm_failed
