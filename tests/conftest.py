@@ -5,13 +5,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from pipelines.context_store import ContextStore
 from pipelines.settings import Settings
+from pipelines.stages.context import StageContext
+from pipelines.storage import Storage
 from tools.stack import Stack, free_port
 
 # Test-sized models and limits; everything else is the product's default configuration.
@@ -83,3 +88,34 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
             pass
         time.sleep(0.2)
     raise RuntimeError(f"llama_cpp.server did not start in 120 s:\n{log.read_text()[-2000:]}")
+
+
+class RecordingDispatcher:
+    """Stands in for Celery in stage tests: records each next-stage send as (method, args)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, method: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.sent.append((method, args))
+
+        return record
+
+    def calls(self, method: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.sent if name == method]
+
+
+@pytest.fixture
+def stage_context(settings: Settings) -> Iterator[StageContext]:
+    """Real MongoDB and Redis behind a stage; the dispatcher only records."""
+    storage = Storage(settings)
+    storage.ensure_indexes()
+    yield StageContext(
+        storage=storage,
+        dispatcher=RecordingDispatcher(),  # type: ignore[arg-type]
+        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
+        settings=settings,
+    )
+    storage.client.drop_database(settings.mongo_db)
+    storage.close()

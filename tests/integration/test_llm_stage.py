@@ -8,15 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from pipelines import jobs, segments
 from pipelines.backends import ChatMessage
-from pipelines.context_store import ContextStore
-from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from pipelines.stages.llm import generate_reply
-from pipelines.storage import Storage
 
 REPLY = "[happy] [wave] Hi there! Welcome to the stream. [surprised] Wow, so many people. Let's play. Ready?"
 
@@ -41,28 +37,13 @@ class ScriptedChat:
         return len(text) // 4 + 1
 
 
-class Dispatcher:
-    def __init__(self) -> None:
-        self.synthesized: list[tuple[str, int, int]] = []
-
-    def synthesize(self, job_id: str, attempt: int, index: int) -> None:
-        self.synthesized.append((job_id, attempt, index))
-
-    def deliver_webhook(self, *_: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def context(settings: Settings) -> Iterator[StageContext]:
-    storage = Storage(settings)
-    storage.ensure_indexes()
-    yield StageContext(
-        storage=storage,
-        dispatcher=Dispatcher(),  # type: ignore[arg-type]
-        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
-        settings=settings,
-    )
-    storage.client.drop_database(settings.mongo_db)
+def context(stage_context: StageContext) -> StageContext:
+    return stage_context
+
+
+def synthesized(context: StageContext) -> list[tuple[Any, ...]]:
+    return context.dispatcher.calls("synthesize")  # type: ignore[attr-defined]
 
 
 def text_job(context: StageContext) -> str:
@@ -93,7 +74,7 @@ def test_segments_are_dispatched_in_order_with_tags_parsed(context: StageContext
     ]
     assert [d["emotion"] for d in docs] == ["happy", "happy", "surprised", "surprised", "surprised"]
     assert docs[0]["motions"] == ["wave"] and [d["final"] for d in docs] == [False] * 4 + [True]
-    assert context.dispatcher.synthesized == [(job_id, 1, i) for i in range(5)]  # type: ignore[attr-defined]
+    assert synthesized(context) == [(job_id, 1, i) for i in range(5)]
     job = jobs.get_job(context.storage, job_id)
     assert job is not None and job["segments_total"] == 5 and job["reply"]["done"]
     assert "[" not in job["reply"]["text"] and job["reply"]["motions"] == ["wave"]
@@ -124,10 +105,10 @@ def test_streaming_off_dispatches_everything_at_the_end(context: StageContext) -
 def test_redelivery_after_a_final_reply_does_nothing(context: StageContext) -> None:
     job_id = text_job(context)
     generate_reply(context, ScriptedChat(REPLY), job_id)
-    sent = list(context.dispatcher.synthesized)  # type: ignore[attr-defined]
+    sent = synthesized(context)
     again = ScriptedChat(REPLY)
     generate_reply(context, again, job_id)
-    assert again.calls == [] and context.dispatcher.synthesized == sent  # type: ignore[attr-defined]
+    assert again.calls == [] and synthesized(context) == sent
     assert context.storage.segments.count_documents({"job_id": job_id}) == len(sent)
 
 

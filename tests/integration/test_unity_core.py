@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from api.presenters import segment_out
-from pipelines.animation.track import build_animation_track, sample_curve
-from pipelines.audio_types import PhonemeTiming
+from pipelines.animation.track import sample_curve
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus, Stage
+from tests.track_samples import RATE, blink_weight, contract_tracks
 
 PACKAGE = Path(__file__).resolve().parents[2] / "unity" / "com.vtuber.avatar-player"
 APT_PACKAGES = (
@@ -34,7 +34,6 @@ CONTRACT_TESTS = {
     "ARunningJobFromTheApiShowsWhatIsReady",
     "ACompletedJobFromTheApiPlaysThroughWithEveryMotionOnce",
 }
-RATE = 16_000
 
 
 def nunit_framework() -> Path | None:
@@ -52,70 +51,6 @@ def missing_toolchain() -> str | None:
     if missing:
         return f"{', '.join(missing)} not found: apt-get install -y --no-install-recommends {APT_PACKAGES}"
     return None
-
-
-def tone(seconds: float) -> np.ndarray:
-    t = np.arange(round(seconds * RATE)) / RATE
-    return (0.5 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * RATE), np.float32)
-
-
-def timings(*items: tuple[str, float]) -> list[PhonemeTiming]:
-    out, cursor = [], 0.0
-    for phoneme, length in items:
-        out.append(PhonemeTiming(phoneme, cursor, cursor + length))
-        cursor += length
-    return out
-
-
-def backend_tracks() -> dict[str, AnimationTrack]:
-    """Alignment- and energy-based tracks of several emotions, with motions and blinks."""
-    aligned = timings(
-        ("^", 0.05), ("h", 0.05), ("ˈ", 0.06), ("ɛ", 0.07), ("l", 0.05), ("o", 0.08), ("ʊ", 0.06),
-        (",", 0.3), ("m", 0.06), ("ˈ", 0.05), ("æ", 0.1), ("p", 0.08), (".", 0.1), ("$", 0.05),
-    )  # fmt: skip
-    hello = ["h", "ə", "l", "o", "ʊ", " ", "w", "ɜ", "l", "d", "."]
-    speech = np.concatenate([tone(1.2), silence(0.4), tone(1.6), silence(0.5), tone(2.0), silence(0.3)])
-    return {
-        "aligned-happy": build_animation_track(
-            samples=np.concatenate([tone(1.16), silence(0.3)]),
-            sample_rate=RATE,
-            phonemes=aligned,
-            text_phonemes=None,
-            emotion="happy",
-            motions=["wave", "nod"],
-        ),
-        "energy-sad": build_animation_track(
-            samples=speech,
-            sample_rate=RATE,
-            phonemes=None,
-            text_phonemes=hello * 3,
-            emotion="sad",
-            motions=[],
-            seed=3,
-        ),
-        "energy-surprised": build_animation_track(
-            samples=np.concatenate([tone(0.7), silence(0.2)]),
-            sample_rate=RATE,
-            phonemes=None,
-            text_phonemes=hello,
-            emotion="surprised",
-            motions=["bow"],
-        ),
-    }
-
-
-def blink_weight(track: AnimationTrack, t: float) -> float:
-    """The contract's blink: 0 → 1 linearly over the first half, back to 0 (written from the schema text)."""
-    weights = [
-        1.0 - abs(2.0 * (t - blink.t) / blink.duration_s - 1.0)
-        for blink in track.blinks
-        if blink.t < t < blink.t + blink.duration_s
-    ]
-    return max(weights, default=0.0)
 
 
 def expectations(track: AnimationTrack, track_file: str) -> dict[str, Any]:
@@ -188,7 +123,7 @@ def job_json(tracks: list[AnimationTrack], status: JobStatus) -> str:
 @pytest.fixture(scope="module")
 def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("contract")
-    tracks = backend_tracks()
+    tracks = contract_tracks()
     assert sum(len(track.blinks) for track in tracks.values()) > 0, "no blink to check"
     for name, track in tracks.items():
         (directory / f"{name}.track.json").write_text(track.model_dump_json())

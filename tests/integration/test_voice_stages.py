@@ -5,20 +5,14 @@ stage → GridFS → animation stage (espeak-ng phonemes spread over the audio) 
 """
 
 import io
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import redis
 import soundfile
 
 from pipelines import jobs, segments
-from pipelines.context_store import ContextStore
-from pipelines.settings import Settings
 from pipelines.stages.animation import animate_segment
 from pipelines.stages.context import StageContext
 from pipelines.stages.tts import synthesize_segment
-from pipelines.storage import Storage
 from tests.fakes.gpt_sovits_fake import FakeGptSovits
 from workers.animation_phonemes import text_phonemes
 from workers.tts.gpt_sovits import GptSovitsSynthesizer
@@ -28,30 +22,9 @@ REFS = {
 }
 
 
-class RecordingDispatcher:
-    """Stands in for Celery here: records what the stage would send next."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, tuple[Any, ...]]] = []
-
-    def animate(self, *args: Any) -> None:
-        self.sent.append(("animate", args))
-
-    def deliver_webhook(self, *args: Any) -> None:
-        self.sent.append(("webhook", args))
-
-
 @pytest.fixture
-def context(settings: Settings) -> Iterator[StageContext]:
-    storage = Storage(settings)
-    storage.ensure_indexes()
-    yield StageContext(
-        storage=storage,
-        dispatcher=RecordingDispatcher(),  # type: ignore[arg-type]
-        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
-        settings=settings,
-    )
-    storage.client.drop_database(settings.mongo_db)
+def context(stage_context: StageContext) -> StageContext:
+    return stage_context
 
 
 def test_gpt_sovits_segment_gets_audio_and_an_energy_based_track(context: StageContext) -> None:
@@ -103,14 +76,6 @@ def test_recovery_resends_the_next_stage_of_stalled_work(context: StageContext) 
 
     from pipelines.recovery import recover_stalled
 
-    class Recorder(RecordingDispatcher):
-        def reply(self, *args: Any) -> None:
-            self.sent.append(("reply", args))
-
-        def transcribe_utterance(self, *args: Any) -> None:
-            self.sent.append(("stt", args))
-
-    context.dispatcher = Recorder()  # type: ignore[assignment]
     storage = context.storage
     stalled = jobs.create_job(
         storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="x"

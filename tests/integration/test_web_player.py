@@ -22,11 +22,11 @@ from fastapi.testclient import TestClient
 from api.errors import install_error_handlers
 from api.presenters import segment_out
 from api.routes import web
-from pipelines.animation.track import build_animation_track, sample_curve
-from pipelines.audio_types import PhonemeTiming
+from pipelines.animation.track import sample_curve
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus
+from tests.track_samples import RATE, blink_weight, contract_tracks
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 JS_TESTS = STATIC / "track.test.mjs"
@@ -35,77 +35,8 @@ CONTRACT_TESTS = (
     "JS sampling equals the Python reference sampler",
     "a job from the API's presenter plays through with every motion once",
 )
-RATE = 16_000
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node not found: apt-get install -y nodejs (Node 18+)")
-
-
-def tone(seconds: float) -> np.ndarray:
-    t = np.arange(round(seconds * RATE)) / RATE
-    return (0.5 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * RATE), np.float32)
-
-
-def timings(*items: tuple[str, float]) -> list[PhonemeTiming]:
-    out, cursor = [], 0.0
-    for phoneme, length in items:
-        out.append(PhonemeTiming(phoneme, cursor, cursor + length))
-        cursor += length
-    return out
-
-
-def backend_tracks() -> dict[str, AnimationTrack]:
-    """Alignment- and energy-based tracks (with and without the text's phonemes), blinks and motions."""
-    aligned = timings(
-        ("^", 0.05), ("h", 0.05), ("ˈ", 0.06), ("ɛ", 0.07), ("l", 0.05), ("o", 0.08), ("ʊ", 0.06),
-        (",", 0.3), ("m", 0.06), ("ˈ", 0.05), ("æ", 0.1), ("p", 0.08), (".", 0.1), ("$", 0.05),
-    )  # fmt: skip
-    hello = ["h", "ə", "l", "o", "ʊ", " ", "w", "ɜ", "l", "d", "."]
-    speech = np.concatenate([tone(1.2), silence(0.4), tone(1.6), silence(0.5), tone(2.0), silence(0.3)])
-    common: dict[str, Any] = {"sample_rate": RATE, "text_phonemes": None}
-    return {
-        "aligned-happy": build_animation_track(
-            samples=np.concatenate([tone(1.16), silence(0.3)]),
-            phonemes=aligned,
-            emotion="happy",
-            motions=["wave", "nod"],
-            final=False,
-            **common,
-        ),
-        "energy-text-sad": build_animation_track(
-            samples=speech,
-            sample_rate=RATE,
-            phonemes=None,
-            text_phonemes=hello * 3,
-            emotion="sad",
-            motions=[],
-            seed=3,
-            previous_emotion="happy",
-            final=False,
-        ),
-        "energy-no-phonemes-angry": build_animation_track(
-            samples=np.concatenate([silence(0.2), tone(2.5), silence(0.3), tone(1.0)]),
-            phonemes=None,
-            emotion="angry",
-            motions=["bow"],
-            seed=5,
-            previous_emotion="sad",
-            **common,
-        ),
-    }
-
-
-def blink_weight(track: AnimationTrack, t: float) -> float:
-    """The contract's blink, written from the schema text: 0 → 1 linearly over the first half, back to 0."""
-    weights = [
-        1.0 - abs(2.0 * (t - blink.t) / blink.duration_s - 1.0)
-        for blink in track.blinks
-        if blink.t < t < blink.t + blink.duration_s
-    ]
-    return max(weights, default=0.0)
 
 
 def expectations(name: str, track: AnimationTrack) -> dict[str, Any]:
@@ -170,7 +101,7 @@ def completed_job(tracks: list[AnimationTrack]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def contract_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tracks = backend_tracks()
+    tracks = contract_tracks()
     assert {track.source for track in tracks.values()} == {"alignment", "energy"}
     assert sum(len(track.blinks) for track in tracks.values()) > 0, "no blink to check"
     path = tmp_path_factory.mktemp("web") / "contract.json"

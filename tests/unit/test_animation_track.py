@@ -12,28 +12,9 @@ from pipelines.audio_types import PhonemeTiming
 from pipelines.errors import StageError
 from schemas.animation import EMOTIONS, AnimationTrack, Keyframe
 from schemas.errors import ErrorCode
+from tests.track_samples import RATE, silence, timings, tone
 
-RATE = 16_000
 FPS = 60
-
-
-def tone(seconds: float, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(round(seconds * RATE)) / RATE
-    return (amplitude * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 5 * t))).astype(
-        np.float32
-    )
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * RATE), np.float32)
-
-
-def timings(*items: tuple[str, float]) -> list[PhonemeTiming]:
-    out, cursor = [], 0.0
-    for phoneme, length in items:
-        out.append(PhonemeTiming(phoneme, cursor, cursor + length))
-        cursor += length
-    return out
 
 
 # "^ hˈɛloʊ, mˈæp . $" with a 0.3 s pause after the comma
