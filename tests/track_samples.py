@@ -74,3 +74,26 @@ def blink_weight(track: AnimationTrack, t: float) -> float:
         if blink.t < t < blink.t + blink.duration_s
     ]
     return max(weights, default=0.0)
+
+
+def reference_weights(
+    track: AnimationTrack, *, fps: int, curve_key: str
+) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:
+    """What a client must compute: every curve's weight (by the backend's own sampler) at frame times
+    from before 0 to past the end, at each keyframe and between keyframes; and the blink weight."""
+    from pipelines.animation.track import sample_curve
+
+    grid = np.arange(-0.1, track.duration_s + 0.2, 1 / fps)
+    samples: list[dict[str, Any]] = []
+    for group in ("mouth", "visemes", "expressions"):
+        curves: dict[str, list[Any]] = getattr(track, group)
+        for name, curve in curves.items():
+            keys = np.array([key.t for key in curve])
+            times = np.concatenate([grid, keys, (keys[:-1] + keys[1:]) / 2])
+            samples += [
+                {"group": group, curve_key: name, "t": float(t), "w": float(w)}
+                for t, w in zip(times, sample_curve(curve, times), strict=True)
+            ]
+    blink_times = [b.t + f * b.duration_s for b in track.blinks for f in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1)]
+    blinks = [{"t": t, "w": blink_weight(track, t)} for t in [*blink_times, *grid.tolist()]]
+    return samples, blinks

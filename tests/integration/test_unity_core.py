@@ -15,15 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from api.presenters import segment_out
-from pipelines.animation.track import sample_curve
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus, Stage
-from tests.track_samples import RATE, blink_weight, contract_tracks
+from tests.track_samples import RATE, contract_tracks, reference_weights
 
 PACKAGE = Path(__file__).resolve().parents[2] / "unity" / "com.vtuber.avatar-player"
 APT_PACKAGES = (
@@ -55,23 +53,11 @@ def missing_toolchain() -> str | None:
 
 def expectations(track: AnimationTrack, track_file: str) -> dict[str, Any]:
     """The backend's reference weights at frame times, at every keyframe and between keyframes."""
-    grid = np.arange(-0.1, track.duration_s + 0.2, 1 / 30)
-    samples = []
-    for group in ("mouth", "visemes", "expressions"):
-        curves: dict[str, list[Any]] = getattr(track, group)
-        for name, curve in curves.items():
-            keys = np.array([key.t for key in curve])
-            times = np.concatenate([grid, keys, (keys[:-1] + keys[1:]) / 2])
-            weights = sample_curve(curve, times)
-            samples += [
-                {"group": group, "name": name, "t": float(t), "w": float(w)}
-                for t, w in zip(times, weights, strict=True)
-            ]
-    blink_times = [b.t + f * b.duration_s for b in track.blinks for f in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1)]
+    samples, blinks = reference_weights(track, fps=30, curve_key="name")
     return {
         "track": track_file,
         "samples": samples,
-        "blinks": [{"t": t, "w": blink_weight(track, t)} for t in [*blink_times, *grid.tolist()]],
+        "blinks": blinks,
         "motions": [motion.model_dump() for motion in track.motions],
     }
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,11 +21,10 @@ from fastapi.testclient import TestClient
 from api.errors import install_error_handlers
 from api.presenters import segment_out
 from api.routes import web
-from pipelines.animation.track import sample_curve
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus
-from tests.track_samples import RATE, blink_weight, contract_tracks
+from tests.track_samples import RATE, contract_tracks, reference_weights
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 JS_TESTS = STATIC / "track.test.mjs"
@@ -41,24 +39,12 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node not found: apt-get in
 
 def expectations(name: str, track: AnimationTrack) -> dict[str, Any]:
     """Reference weights at frame times (before 0 and after the end too), keyframes and midpoints."""
-    grid = np.arange(-0.1, track.duration_s + 0.2, 1 / 60)
-    samples = []
-    for group in ("mouth", "visemes", "expressions"):
-        curves: dict[str, list[Any]] = getattr(track, group)
-        for curve_name, curve in curves.items():
-            keys = np.array([key.t for key in curve])
-            times = np.concatenate([grid, keys, (keys[:-1] + keys[1:]) / 2])
-            weights = sample_curve(curve, times)
-            samples += [
-                {"group": group, "curve": curve_name, "t": float(t), "w": float(w)}
-                for t, w in zip(times, weights, strict=True)
-            ]
-    blink_times = [b.t + f * b.duration_s for b in track.blinks for f in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1)]
+    samples, blinks = reference_weights(track, fps=60, curve_key="curve")
     return {
         "name": name,
         "track": track.model_dump(mode="json"),
         "samples": samples,
-        "blinks": [{"t": t, "w": blink_weight(track, t)} for t in [*blink_times, *grid.tolist()]],
+        "blinks": blinks,
     }
 
 

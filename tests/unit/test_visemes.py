@@ -12,17 +12,8 @@ from pipelines.animation.visemes import (
     phoneme_viseme,
     viseme_spans,
 )
-from pipelines.audio_types import PhonemeTiming
 from schemas.animation import VISEMES
-
-
-def timings(*items: tuple[str, float]) -> list[PhonemeTiming]:
-    """Contiguous timings from (phoneme, length) pairs."""
-    out, cursor = [], 0.0
-    for phoneme, length in items:
-        out.append(PhonemeTiming(phoneme, cursor, cursor + length))
-        cursor += length
-    return out
+from tests.track_samples import timings
 
 
 def test_every_viseme_is_reachable_and_poses_are_in_range() -> None:
