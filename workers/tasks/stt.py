@@ -14,7 +14,7 @@ from pipelines.stages.stt import transcribe_utterance
 from pipelines.stt_routing import HEARTBEAT_TTL_S, SttRouter
 from schemas.jobs import Stage
 from workers.backends import speech_to_text
-from workers.device import ctranslate2_device
+from workers.device import ctranslate2_device, torch_device
 from workers.runtime import app, redis_client, settings, stage_context
 from workers.tasks.base import job_failure_recorder, run_stage
 
@@ -44,6 +44,14 @@ def transcribe_file(self: Task, batch_id: str, index: int) -> None:
 _stop_heartbeat = threading.Event()
 
 
+def stt_device() -> str:
+    """The device the configured STT backend would run on, asked of its own runtime."""
+    config = settings()
+    if config.stt_backend == "openai_whisper":
+        return torch_device(config.stt_device)
+    return ctranslate2_device(config.stt_device)
+
+
 def _consumes_gpu_queues(sender: object) -> bool:
     consumer = getattr(sender, "consumer", None) or getattr(
         getattr(sender, "controller", None), "consumer", None
@@ -56,7 +64,7 @@ def _consumes_gpu_queues(sender: object) -> bool:
 @worker_ready.connect
 def _announce_gpu_worker(sender: object = None, **_: object) -> None:
     """A worker on the GPU queues with a usable GPU keeps a heartbeat so `auto` routes to it."""
-    if not _consumes_gpu_queues(sender) or ctranslate2_device(settings().stt_device) != "cuda":
+    if not _consumes_gpu_queues(sender) or stt_device() != "cuda":
         return
     router = SttRouter(redis_client())
     name = getattr(sender, "hostname", None) or socket.gethostname()
