@@ -15,6 +15,7 @@ from schemas.batches import BatchOptions, BatchStatus, FileStatus
 from schemas.errors import ErrorCode
 
 OPEN_FILE = [FileStatus.queued.value, FileStatus.running.value]
+OPEN_BATCH = [BatchStatus.queued.value, BatchStatus.running.value]
 
 
 def file_id(batch_id: str, index: int) -> str:
@@ -97,7 +98,7 @@ def finish_file(
     if batch and batch["files_done"] + batch["files_failed"] >= batch["files_total"]:
         final = BatchStatus.failed if batch["files_done"] == 0 else BatchStatus.completed
         closed = ctx.storage.batches.update_one(
-            {"_id": batch_id, "status": {"$in": [BatchStatus.queued.value, BatchStatus.running.value]}},
+            {"_id": batch_id, "status": {"$in": OPEN_BATCH}},
             {"$set": {"status": final.value, "completed_at": utcnow()}},
         )
         if closed.modified_count == 1 and batch.get("callback_url"):

@@ -9,11 +9,10 @@ visibility timeout, so it never races a redelivery.
 from datetime import timedelta
 from typing import Any
 
+from pipelines.batches import OPEN_BATCH, OPEN_FILE
 from pipelines.jobs import ACTIVE, utcnow
 from pipelines.segments import list_segments
 from pipelines.stages.context import StageContext
-
-OPEN_FILES = ["queued", "running"]
 
 
 def redispatch_job(ctx: StageContext, job: dict[str, Any]) -> str:
@@ -42,8 +41,8 @@ def recover_stalled(ctx: StageContext, *, idle_for_s: float) -> dict[str, int]:
         ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$set": {"updated_at": utcnow()}})
         jobs += 1
     files = 0
-    for batch in ctx.storage.batches.find({"status": {"$in": OPEN_FILES}, "updated_at": {"$lt": cutoff}}):
-        for doc in ctx.storage.batch_files.find({"batch_id": batch["_id"], "status": {"$in": OPEN_FILES}}):
+    for batch in ctx.storage.batches.find({"status": {"$in": OPEN_BATCH}, "updated_at": {"$lt": cutoff}}):
+        for doc in ctx.storage.batch_files.find({"batch_id": batch["_id"], "status": {"$in": OPEN_FILE}}):
             ctx.dispatcher.transcribe_file(batch["_id"], doc["index"])
             files += 1
         ctx.storage.batches.update_one({"_id": batch["_id"]}, {"$set": {"updated_at": utcnow()}})

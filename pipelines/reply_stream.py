@@ -1,7 +1,8 @@
 """Turn a streamed, tagged LLM reply into speakable segments that each carry an emotion and motions.
 
 This is the one object the LLM stage needs: feed it the model's deltas, dispatch every returned
-segment to tts -> animation at once, then record ``full_text`` / ``dominant_emotion`` / ``motions``.
+segment to tts -> animation at once, then record ``dominant_emotion`` (``full_text`` and ``motions``
+cover the whole reply, including any text after a sentence limit cut it short).
 """
 
 from pipelines.emotion_tags import TagStream, TagVocabulary

@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from pipelines.jobs import utcnow
+from pipelines.jobs import ACTIVE, utcnow
 from pipelines.storage import Storage
 
 
@@ -46,6 +46,15 @@ def put_segment(
 
 def get_segment(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
     return storage.segments.find_one({"_id": segment_id(job_id, attempt, index)})
+
+
+def active_segment(
+    storage: Storage, job_id: str, attempt: int, index: int
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The job and this segment, or None when the job has ended or a newer LLM attempt replaced it."""
+    job = storage.jobs.find_one({"_id": job_id, "status": {"$in": ACTIVE}})
+    segment = get_segment(storage, job_id, attempt, index) if job else None
+    return (job, segment) if job and segment else None
 
 
 def update_segment(

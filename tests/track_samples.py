@@ -97,3 +97,23 @@ def reference_weights(
     blink_times = [b.t + f * b.duration_s for b in track.blinks for f in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1)]
     blinks = [{"t": t, "w": blink_weight(track, t)} for t in [*blink_times, *grid.tolist()]]
     return samples, blinks
+
+
+def ready_segment_docs(tracks: list[AnimationTrack]) -> list[dict[str, Any]]:
+    """Stored segment documents, one per track, finished (audio and animation ready)."""
+    return [
+        {
+            "index": index,
+            "text": f"Sentence {index}.",
+            "emotion": track.emotion,
+            "motions": [motion.name for motion in track.motions],
+            "audio_id": f"audio{index}",
+            "audio_format": "wav",
+            "sample_rate": RATE,
+            "duration_s": track.duration_s,
+            "animation": track.model_dump(mode="json"),
+            "ready": True,
+            "timings": {},
+        }
+        for index, track in enumerate(tracks)
+    ]

@@ -9,8 +9,8 @@ import soundfile
 
 from pipelines.animation.track import build_animation_track
 from pipelines.audio_types import PhonemeTiming
-from pipelines.jobs import get_job, utcnow
-from pipelines.segments import get_segment, update_segment
+from pipelines.jobs import utcnow
+from pipelines.segments import active_segment, get_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 
@@ -18,10 +18,10 @@ Phonemizer = Callable[[str], list[str]]
 
 
 def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attempt: int, index: int) -> None:
-    job = get_job(ctx.storage, job_id)
-    segment = get_segment(ctx.storage, job_id, attempt, index)
-    if job is None or segment is None or job["status"] not in ("queued", "running"):
-        return
+    found = active_segment(ctx.storage, job_id, attempt, index)
+    if found is None:
+        return  # the job ended, or a newer LLM attempt replaced this segment
+    _, segment = found
     if not segment.get("ready"):
         started_at = utcnow()
         started = time.perf_counter()

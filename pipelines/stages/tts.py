@@ -4,19 +4,19 @@ import time
 
 from pipelines.audio_intake import encode_audio
 from pipelines.backends import SpeechSynthesizer
-from pipelines.jobs import get_job, utcnow
+from pipelines.jobs import utcnow
 from pipelines.personas import get_persona
-from pipelines.segments import get_segment, update_segment
+from pipelines.segments import active_segment, update_segment
 from pipelines.stages.context import StageContext
 
 
 def synthesize_segment(
     ctx: StageContext, tts: SpeechSynthesizer, job_id: str, attempt: int, index: int
 ) -> None:
-    job = get_job(ctx.storage, job_id)
-    segment = get_segment(ctx.storage, job_id, attempt, index)
-    if job is None or segment is None or job["status"] not in ("queued", "running"):
+    found = active_segment(ctx.storage, job_id, attempt, index)
+    if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
+    job, segment = found
     if segment.get("audio_id") is None:
         started_at = utcnow()
         started = time.perf_counter()
@@ -51,7 +51,6 @@ def synthesize_segment(
             index,
             {
                 "audio_id": wav_id,
-                "audio_ogg_id": ogg_id,
                 "audio_format": "wav",
                 "sample_rate": speech.sample_rate,
                 "duration_s": round(speech.duration_s, 4),

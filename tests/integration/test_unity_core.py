@@ -21,7 +21,7 @@ from api.presenters import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus, Stage
-from tests.track_samples import RATE, contract_tracks, reference_weights
+from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
 PACKAGE = Path(__file__).resolve().parents[2] / "unity" / "com.vtuber.avatar-player"
 APT_PACKAGES = (
@@ -65,22 +65,7 @@ def expectations(track: AnimationTrack, track_file: str) -> dict[str, Any]:
 def job_json(tracks: list[AnimationTrack], status: JobStatus) -> str:
     """A job as GET /v1/jobs/{id} returns it, through the API's own segment presenter."""
     settings = Settings()
-    docs: list[dict[str, Any]] = [
-        {
-            "index": index,
-            "text": f"Sentence {index}.",
-            "emotion": track.emotion,
-            "motions": [motion.name for motion in track.motions],
-            "audio_id": f"audio{index}",
-            "audio_format": "wav",
-            "sample_rate": RATE,
-            "duration_s": track.duration_s,
-            "animation": track.model_dump(mode="json"),
-            "ready": True,
-            "timings": {},
-        }
-        for index, track in enumerate(tracks)
-    ]
+    docs = ready_segment_docs(tracks)
     if status == JobStatus.running:  # the last sentence is still being synthesized
         docs[-1] = {
             "index": docs[-1]["index"],

@@ -24,7 +24,7 @@ from api.routes import web
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus
-from tests.track_samples import RATE, contract_tracks, reference_weights
+from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 JS_TESTS = STATIC / "track.test.mjs"
@@ -51,22 +51,7 @@ def expectations(name: str, track: AnimationTrack) -> dict[str, Any]:
 def completed_job(tracks: list[AnimationTrack]) -> dict[str, Any]:
     """A completed job as GET /v1/jobs/{id} returns it, through the API's own segment presenter."""
     settings = Settings()
-    docs = [
-        {
-            "index": index,
-            "text": f"Sentence {index}.",
-            "emotion": track.emotion,
-            "motions": [motion.name for motion in track.motions],
-            "audio_id": f"audio{index}",
-            "audio_format": "wav",
-            "sample_rate": RATE,
-            "duration_s": track.duration_s,
-            "animation": track.model_dump(mode="json"),
-            "ready": True,
-            "timings": {},
-        }
-        for index, track in enumerate(tracks)
-    ]
+    docs = ready_segment_docs(tracks)
     now = datetime.now(UTC)
     job = JobOut(
         id="job1",
