@@ -45,6 +45,7 @@ bench: install
 	$(PY) bench/bench_stt_direct.py
 	$(PY) bench/bench_tts_animation.py
 	$(PY) bench/bench_pipeline.py
+	$(PY) -m bench.bench_live_latency
 
 schemas: $(VENV)/.installed
 	$(PY) -m tools.export_schemas

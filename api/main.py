@@ -5,14 +5,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.job_view_cache import JobViewCache
 from api.metrics import install_metrics
-from api.routes import audio, control, health, history, jobs, sessions, transcriptions, web
+from api.routes import (
+    audio,
+    control,
+    events,
+    feedback,
+    health,
+    history,
+    jobs,
+    sessions,
+    transcriptions,
+    web,
+)
 from api.state import ApiState
 from pipelines.celery_app import make_celery
 from pipelines.dispatch import Dispatcher
+from pipelines.events import EventLog
 from pipelines.settings import Settings, get_settings
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
@@ -31,19 +45,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # start anyway: /readyz reports the database until it is back
             log.warning("could not create indexes at start-up: %r", exc)
         client = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        # No socket timeout: event readers block in XREAD for seconds on purpose.
+        async_client = aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=5)
         celery = make_celery(config)
         router = SttRouter(client, default_mode=config.stt_route)
         app.state.api = ApiState(
             settings=config,
             storage=storage,
             redis=client,
+            aredis=async_client,
             celery=celery,
             router=router,
             dispatcher=Dispatcher(celery, router),
+            events=EventLog(client, ttl_s=config.events_ttl_s),
+            views=JobViewCache(),
         )
         yield
         storage.close()
         client.close()
+        await async_client.aclose()
 
     app = FastAPI(
         title="VTuber backend",
@@ -53,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_metrics(app)
-    for module in (health, sessions, jobs, history, audio, transcriptions, control, web):
+    for module in (health, sessions, jobs, events, history, feedback, audio, transcriptions, control, web):
         app.include_router(module.router)
     return app
 

@@ -1,14 +1,29 @@
-"""Prometheus metrics: request latency per route, plus queue depths read from Redis at scrape time."""
+"""Prometheus metrics: request latency per route, open event streams, queue depths at scrape time.
+
+The request middleware is plain ASGI (not BaseHTTPMiddleware): it adds no task per request and
+leaves streaming responses alone, which matters for a polled route at 1000+ requests a second.
+"""
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi import FastAPI, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipelines.queues import Queue
+
+T = TypeVar("T")
 
 
 class QueueDepthCollector(Collector):
@@ -29,6 +44,60 @@ class QueueDepthCollector(Collector):
         yield gauge
 
 
+class StreamGauge:
+    """Counts open server-sent event streams; a stream leaves the count when its task ends."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.gauge = Gauge(
+            "vtuber_sse_streams_open", "Open server-sent event streams", registry=self.registry
+        )
+
+    async def track(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
+        self.gauge.inc()
+        try:
+            async for event in events:
+                yield event
+        finally:
+            self.gauge.dec()
+
+    @property
+    def open(self) -> int:
+        return int(self.gauge._value.get())
+
+
+SSE_STREAMS = StreamGauge()
+
+
+class RequestMetrics:
+    """ASGI middleware: latency and count per method, route template and status."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            self.requests.labels(scope["method"], template, str(status)).inc()
+
+
 def install_metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
     requests = Counter(
@@ -42,17 +111,9 @@ def install_metrics(app: FastAPI) -> None:
         registry=registry,
     )
     registry.register(QueueDepthCollector(app))
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        latency.labels(request.method, template).observe(time.perf_counter() - started)
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestMetrics, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry) + generate_latest(SSE_STREAMS.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -3,9 +3,12 @@
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio as aioredis
 from celery import Celery
 
+from api.job_view_cache import JobViewCache
 from pipelines.dispatch import Dispatcher
+from pipelines.events import EventLog
 from pipelines.settings import Settings
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
@@ -16,6 +19,9 @@ class ApiState:
     settings: Settings
     storage: Storage
     redis: redis.Redis
+    aredis: aioredis.Redis  # event streams and versions, read without a thread per waiting client
     celery: Celery
     router: SttRouter
     dispatcher: Dispatcher
+    events: EventLog
+    views: JobViewCache

@@ -33,7 +33,6 @@ def make_celery(settings: Settings, *, include: list[str] | None = None) -> Cele
         task_soft_time_limit=settings.task_soft_time_limit_s,
         task_time_limit=settings.task_time_limit_s,
         result_expires=settings.result_expires_s,
-        task_track_started=True,
         task_send_sent_event=True,
         worker_send_task_events=True,
         worker_cancel_long_running_tasks_on_connection_loss=False,

@@ -100,16 +100,11 @@ def finish_stage(
     return result.modified_count == 1
 
 
-def set_fields(storage: Storage, job_id: str, fields: dict[str, Any]) -> bool:
-    result = storage.jobs.update_one(
-        {"_id": job_id, "status": {"$in": ACTIVE}}, {"$set": {**fields, "updated_at": utcnow()}}
-    )
-    return result.modified_count == 1
-
-
-def fail_job(storage: Storage, job_id: str, *, code: ErrorCode, message: str, stage: Stage | None) -> bool:
-    """Fail an active job; returns False when it had already finished (first failure wins)."""
-    result = storage.jobs.update_one(
+def fail_job(
+    storage: Storage, job_id: str, *, code: ErrorCode, message: str, stage: Stage | None
+) -> dict[str, Any] | None:
+    """Fail an active job: the failed document, or None when it had already finished (first wins)."""
+    return storage.jobs.find_one_and_update(
         {"_id": job_id, "status": {"$in": ACTIVE}},
         {
             "$set": {
@@ -118,29 +113,62 @@ def fail_job(storage: Storage, job_id: str, *, code: ErrorCode, message: str, st
                 "updated_at": utcnow(),
             }
         },
+        return_document=ReturnDocument.AFTER,
     )
-    return result.modified_count == 1
 
 
 def is_active(storage: Storage, job_id: str) -> bool:
     return storage.jobs.count_documents({"_id": job_id, "status": {"$in": ACTIVE}}, limit=1) == 1
 
 
-def maybe_complete(storage: Storage, job_id: str) -> dict[str, Any] | None:
-    """Complete the job once the reply is final and every segment is ready.
+def mark_segment_ready(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
+    """Record segment ``index`` as ready on the job, fenced by the LLM attempt; the job after it.
 
-    Called by the LLM stage when it ends and by every animation task; exactly one caller gets the
-    completed document back (the conditional update), and that caller does the follow-up work.
+    None when the job ended or a newer attempt replaced this one. A set, not a counter: a
+    redelivered animation task records the same index again and changes nothing.
     """
-    job = storage.jobs.find_one({"_id": job_id, "status": JobStatus.running.value})
-    if job is None or not (job.get("reply") or {}).get("done"):
+    return storage.jobs.find_one_and_update(
+        {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
+        {"$addToSet": {"ready_segments": index}},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def finish_reply(
+    storage: Storage, job_id: str, attempt: int, *, seconds: float, reply: dict[str, Any], total: int
+) -> dict[str, Any] | None:
+    """Make the reply final (fenced by the attempt); the job after it, None for a stale attempt."""
+    now = utcnow()
+    return storage.jobs.find_one_and_update(
+        {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
+        {
+            "$set": {
+                "reply": reply,
+                "segments_total": total,
+                "stage": Stage.tts.value,
+                "updated_at": now,
+                f"timings.{Stage.llm.value}.finished_at": now,
+                f"timings.{Stage.llm.value}.seconds": round(seconds, 4),
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, Any] | None:
+    """Complete ``job`` (a document just returned by one of the two updates above) when its reply is
+    final and every segment is ready.
+
+    The reply's end and the last segment's readiness are each recorded by one atomic update, so
+    whichever of the two comes second sees both; the conditional update then lets exactly one
+    caller get the completed document back and do the follow-up work.
+    """
+    if not (job.get("reply") or {}).get("done"):
         return None
-    total = job.get("segments_total") or 0
-    ready = storage.segments.count_documents({"job_id": job_id, "attempt": job["llm_attempt"], "ready": True})
-    if ready < total:
+    if len(job.get("ready_segments") or []) < (job.get("segments_total") or 0):
         return None
     return storage.jobs.find_one_and_update(
-        {"_id": job_id, "status": JobStatus.running.value},
+        {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
         {"$set": {"status": JobStatus.completed.value, "stage": None, "updated_at": utcnow()}},
         return_document=ReturnDocument.AFTER,
     )
@@ -162,6 +190,7 @@ def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:
                 "stage": Stage.llm.value,
                 "reply": {"text": "", "emotion": "neutral", "motions": [], "done": False},
                 "segments_total": None,
+                "ready_segments": [],
                 "updated_at": now,
                 f"timings.{Stage.llm.value}.started_at": now,
             },

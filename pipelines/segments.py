@@ -27,11 +27,20 @@ def put_segment(
     emotion: str,
     motions: list[str],
     final: bool = False,
-) -> None:
-    storage.segments.update_one(
+    previous_emotion: str | None = None,
+) -> dict[str, Any]:
+    """Store the segment's text (its audio and track come later); the stored document."""
+    doc: dict[str, Any] | None = storage.segments.find_one_and_update(
         {"_id": segment_id(job_id, attempt, index)},
         {
-            "$set": {"text": text, "emotion": emotion, "motions": motions, "final": final},
+            "$set": {
+                "text": text,
+                "emotion": emotion,
+                "motions": motions,
+                "final": final,
+                # The segment before's emotion: expressions blend from it without another read.
+                "previous_emotion": previous_emotion,
+            },
             "$setOnInsert": {
                 "job_id": job_id,
                 "attempt": attempt,
@@ -41,7 +50,10 @@ def put_segment(
             },
         },
         upsert=True,
+        return_document=ReturnDocument.AFTER,
     )
+    assert doc is not None  # an upsert always returns the document
+    return doc
 
 
 def get_segment(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     context_ttl_s: int = 3600
     context_token_budget: int = 1200
     personas_dir: Path = PROJECT_ROOT / "personas"
+    # --- progress events (Redis Streams, SSE, long-poll) ---------------------------------------------
+    events_ttl_s: int = Field(default=86400, description="How long a job's or session's event log is kept.")
+    sse_ping_s: float = 15.0
+    sse_max_duration_s: float = Field(default=900.0, description="An SSE connection is closed after this.")
+    long_poll_max_s: float = 30.0
     default_persona: str = "hana"
 
     # --- audio intake -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """MongoDB collections, their indexes, and GridFS for audio blobs."""
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from pipelines.settings import Settings
 
@@ -64,10 +66,27 @@ class Storage:
     def replace_audio(
         self, data: bytes, *, filename: str, content_type: str, metadata: dict[str, Any]
     ) -> str:
-        """Store under a deterministic filename, removing earlier copies (redelivery-safe)."""
-        for old in self.db[f"{AUDIO_BUCKET}.files"].find({"filename": filename}, {"_id": 1}):
-            self.audio.delete(old["_id"])
-        return self.put_audio(data, filename=filename, content_type=content_type, metadata=metadata)
+        """Store under an id derived from ``filename``, replacing an earlier copy (redelivery-safe).
+
+        The happy path is the upload alone (chunks, then the file document): no lookup first.
+        """
+        file_id = name_object_id(filename)
+        metadata = {**metadata, "content_type": content_type}
+        try:
+            self.audio.upload_from_stream_with_id(file_id, filename, data, metadata=metadata)
+        except (DuplicateKeyError, gridfs.errors.FileExists):
+            with contextlib.suppress(gridfs.errors.NoFile):
+                self.audio.delete(file_id)
+            self.audio.upload_from_stream_with_id(file_id, filename, data, metadata=metadata)
+        return str(file_id)
+
+    def link_audio_copy(self, audio_id: str, fmt: str, copy_id: str) -> None:
+        """Record on a stored file that another format of it exists (``?format=`` finds it)."""
+        oid = parse_object_id(audio_id)
+        if oid is not None:
+            self.db[f"{AUDIO_BUCKET}.files"].update_one(
+                {"_id": oid}, {"$set": {f"metadata.{fmt}_id": copy_id}}
+            )
 
     def audio_info(self, audio_id: str) -> StoredAudio | None:
         oid = parse_object_id(audio_id)
@@ -112,3 +131,8 @@ def parse_object_id(value: str) -> ObjectId | None:
         return ObjectId(value)
     except (InvalidId, TypeError):
         return None
+
+
+def name_object_id(name: str) -> ObjectId:
+    """A stable ObjectId for a deterministic file name (12 bytes of its SHA-256)."""
+    return ObjectId(hashlib.sha256(name.encode()).digest()[:12])

@@ -81,6 +81,11 @@ class JobOut(BaseModel):
     error: JobError | None = None
     created_at: datetime
     updated_at: datetime
+    version: str | None = Field(
+        default=None,
+        description="The job's progress version (its event log's last id): pass it back as "
+        "`since` to long-poll for the next change.",
+    )
 
 
 class TextUtterance(BaseModel):

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from pipelines.context_store import ContextStore
+from pipelines.events import EventLog
 from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
@@ -111,11 +112,13 @@ def stage_context(settings: Settings) -> Iterator[StageContext]:
     """Real MongoDB and Redis behind a stage; the dispatcher only records."""
     storage = Storage(settings)
     storage.ensure_indexes()
+    client = redis.Redis.from_url(settings.redis_url)
     yield StageContext(
         storage=storage,
         dispatcher=RecordingDispatcher(),  # type: ignore[arg-type]
-        context=ContextStore(redis.Redis.from_url(settings.redis_url), max_turns=4, ttl_s=60),
+        context=ContextStore(client, max_turns=4, ttl_s=60),
         settings=settings,
+        events=EventLog(client, ttl_s=60),
     )
     storage.client.drop_database(settings.mongo_db)
     storage.close()

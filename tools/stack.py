@@ -72,6 +72,7 @@ class Stack:
     mongo_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     mongo_in_memory: bool = False
+    celery_app: str = "workers.runtime:app"  # benchmarks start workers of their own configuration
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -147,7 +148,7 @@ class Stack:
         queues = ",".join(q.value for q in WORKER_POOLS[pool])
         self._spawn(
             name,
-            [sys.executable, "-m", "celery", "-A", "workers.runtime:app", "worker", "-Q", queues,
+            [sys.executable, "-m", "celery", "-A", self.celery_app, "worker", "-Q", queues,
              "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
              "-l", "INFO", "--without-mingle", "--without-gossip",
              *(["-B", "-s", str(self.run_dir / "beat-schedule")] if pool == "notify" else [])],

@@ -25,6 +25,7 @@ TTS_BACKENDS = {
 
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}
+_pinned: dict[str, Any] = {}  # kind -> instance, set by code only (benchmarks), never by settings
 
 
 def _build(target: str, settings: Settings, **kwargs: Any) -> Any:
@@ -40,8 +41,18 @@ def _cached(kind: str, target: str, settings: Settings, **kwargs: Any) -> Any:
         return _instances[key]
 
 
+def pin(kind: str, instance: Any) -> None:
+    """Serve ``instance`` for ``kind`` (stt, llm, tts) in this process whatever the settings say.
+
+    For a benchmark's own worker configuration (bench/instant_worker.py); production never calls it.
+    """
+    _pinned[kind] = instance
+
+
 def speech_to_text(settings: Settings, model: str | None = None) -> SpeechToText:
     """The configured STT backend; ``model`` picks another allowed model (batch option)."""
+    if "stt" in _pinned:
+        return _pinned["stt"]
     target = STT_BACKENDS[settings.stt_backend]
     if model is None or model == settings.stt_model:
         return _cached("stt", target, settings)
@@ -49,10 +60,14 @@ def speech_to_text(settings: Settings, model: str | None = None) -> SpeechToText
 
 
 def chat_model(settings: Settings) -> ChatModel:
+    if "llm" in _pinned:
+        return _pinned["llm"]
     return _cached("llm", LLM_BACKENDS[settings.llm_backend], settings)
 
 
 def speech_synthesizer(settings: Settings) -> SpeechSynthesizer:
+    if "tts" in _pinned:
+        return _pinned["tts"]
     return _cached("tts", TTS_BACKENDS[settings.tts_backend], settings)
 
 

@@ -9,6 +9,7 @@ from celery.signals import worker_process_init
 from pipelines.celery_app import make_celery
 from pipelines.context_store import ContextStore
 from pipelines.dispatch import Dispatcher
+from pipelines.events import EventLog
 from pipelines.settings import Settings, get_settings
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
@@ -52,6 +53,7 @@ def stage_context() -> StageContext:
         dispatcher=Dispatcher(app, SttRouter(redis_client(), default_mode=config.stt_route)),
         context=ContextStore(redis_client(), max_turns=config.context_max_turns, ttl_s=config.context_ttl_s),
         settings=config,
+        events=EventLog(redis_client(), ttl_s=config.events_ttl_s),
     )
 
 

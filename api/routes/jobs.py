@@ -1,19 +1,24 @@
 """Polling a live-chat turn, and submitting it (text as JSON, or speech as a multipart upload)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from api.deps import State
 from api.errors import ApiError
-from api.presenters import job_out
+from api.event_feed import last_entry_id, wait_for_change
+from api.job_view_cache import RenderedJob
 from api.state import ApiState
 from api.uploads import read_upload
-from api.urls import job_url
 from pipelines.audio_intake import inspect_upload
-from pipelines.jobs import create_job, fail_job, get_job
+from pipelines.events import NO_VERSION, STREAM_ID, job_stream
+from pipelines.job_views import load_job_views
+from pipelines.jobs import get_job
+from pipelines.submission import submit_turn
+from pipelines.urls import job_url
 from schemas.errors import ErrorCode
 from schemas.jobs import JobAccepted, JobOut, JobStatus, TextUtterance
 
@@ -84,40 +89,55 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
             ErrorCode.unsupported_media_type, "send application/json text or multipart/form-data audio"
         )
     job = await run_in_threadpool(
-        create_job,
+        submit_turn,
         state.storage,
+        state.events,
+        state.dispatcher,
         session_id=session_id,
         persona=session["persona"],
         persona_version=session["persona_version"],
         **fields,
     )
-    await run_in_threadpool(enqueue_first_stage, state, job)
     return JobAccepted(
         job_id=job["_id"], status=JobStatus.queued, status_url=job_url(state.settings, job["_id"])
     )
 
 
-def enqueue_first_stage(state: ApiState, job: dict[str, Any]) -> None:
-    """Send the job's first task; if the broker is down the job is failed, not left dangling."""
-    try:
-        if job["kind"] == "audio":
-            state.dispatcher.transcribe_utterance(job["_id"])
-        else:
-            state.dispatcher.reply(job["_id"])
-    except Exception:
-        fail_job(
-            state.storage,
-            job["_id"],
-            code=ErrorCode.dependency_unavailable,
-            message="the job queue was unavailable; submit again",
-            stage=None,
-        )
-        raise
-
-
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def poll_job(job_id: str, state: State) -> JobOut:
-    job = get_job(state.storage, job_id)
+async def poll_job(
+    job_id: str,
+    state: State,
+    wait: Annotated[
+        float | None, Query(ge=0, le=30, description="Long-poll: hold the request up to this many seconds")
+    ] = None,
+    since: Annotated[
+        str | None, Query(description="Long-poll: the `version` you have; answer once it changes")
+    ] = None,
+) -> Response:
+    """The job as it stands; with ``wait`` and ``since``, as soon as it differs from ``since``."""
+    if since is not None and not STREAM_ID.match(since):
+        raise ApiError(ErrorCode.validation_error, "since must be a version this API returned")
+    try:
+        version = await last_entry_id(state.aredis, job_stream(job_id))
+    except RedisError:  # the event log is down: MongoDB still answers, just not by version
+        version = NO_VERSION
+        wait = None
+    view = await rendered_job(state, job_id, version)
+    if wait and since == view.version and not view.terminal:
+        timeout = min(wait, state.settings.long_poll_max_s)
+        newer = await wait_for_change(state.aredis, job_id, since, timeout)
+        if newer is not None:
+            view = await rendered_job(state, job_id, newer)
+    return Response(view.body, media_type="application/json", headers={"ETag": f'"{view.version}"'})
+
+
+async def rendered_job(state: ApiState, job_id: str, version: str) -> RenderedJob:
+    """The cached view at ``version``, or one read from MongoDB (one query each: job, segments)."""
+    cached = state.views.get(job_id, version)
+    if cached is not None:
+        return cached
+    job = await run_in_threadpool(get_job, state.storage, job_id)
     if job is None:
         raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
-    return job_out(state.storage, state.settings, job)
+    [view] = await run_in_threadpool(load_job_views, state.storage, state.settings, [job])
+    return state.views.render(view, version)

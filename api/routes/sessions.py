@@ -4,9 +4,9 @@ from fastapi import APIRouter, status
 
 from api.deps import SettingsDep, StorageDep
 from api.errors import ApiError
-from api.urls import url
 from pipelines.jobs import new_id, utcnow
 from pipelines.personas import UnknownPersona, get_persona
+from pipelines.urls import url
 from schemas.errors import ErrorCode
 from schemas.session import SessionCreate, SessionOut
 

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from api.deps import State
 from api.errors import ApiError
 from api.uploads import read_uploads
-from api.urls import url
 from pipelines.audio_intake import inspect_upload
 from pipelines.batches import create_batch
 from pipelines.errors import StageError
 from pipelines.transcript_formats import FORMATS
+from pipelines.urls import url
 from schemas.batches import (
     BatchAccepted,
     BatchFileOut,

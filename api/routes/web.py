@@ -15,7 +15,7 @@ from schemas.errors import ErrorCode
 router = APIRouter(tags=["web"], include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 JAVASCRIPT = "text/javascript; charset=utf-8"
-STATIC_FILES = {"player.js": JAVASCRIPT, "track.mjs": JAVASCRIPT}
+STATIC_FILES = {"player.js": JAVASCRIPT, "track.mjs": JAVASCRIPT, "turn_feed.mjs": JAVASCRIPT}
 NO_CACHE = {"Cache-Control": "no-cache"}  # revalidate, so a redeployed page never runs stale scripts
 
 

@@ -1,10 +1,15 @@
-// The web player: send text or hold-to-talk speech, follow the job (SSE, polling as a fallback),
-// play each segment's audio back to back with Web Audio and drive a simple SVG face from its
-// animation track every frame. Consumes the same contract as the Unity player; see track.mjs.
-import { SegmentScheduler, blinkWeight, jobProgress, restFrame, sampleTrack, validateTrack } from "./track.mjs";
+// The web player: send text or hold-to-talk speech, follow the job's event stream (long-poll when
+// the stream fails), play each segment's audio back to back with Web Audio and drive a simple SVG
+// face from its animation track every frame. Consumes the same contract as the Unity player; see
+// track.mjs for the tracks and turn_feed.mjs for what the job's progress asks of the player.
+import { SegmentScheduler, blinkWeight, restFrame, sampleTrack, validateTrack } from "./track.mjs";
+import { EVENT_TYPES, createTurnFeed } from "./turn_feed.mjs";
 
-const POLL_INTERVAL_MS = 300;
+const POLL_WAIT_S = 25; // the server answers as soon as the job changes, or after this long
+const MIN_POLL_GAP_MS = 300; // between polls that brought nothing new (a server that did not wait)
+const RETRY_MS = [500, 1000, 2000, 4000, 8000]; // back-off after network failures in a row
 const MAX_ERRORS = 8; // network failures in a row before giving up on a job
+const TRACK_GRACE_MS = 250; // decoded audio waits this long for its track, then plays without it
 const LEAD_S = 0.1; // a segment that is late starts this long after it is decoded
 const MOTION_LABEL_MS = 1600;
 const REST = restFrame();
@@ -12,10 +17,11 @@ const REST = restFrame();
 const $ = (id) => document.getElementById(id);
 // Relative to the page, so the player works behind any host or path prefix.
 const resolve = (path) => new URL(path, document.baseURI);
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 let sessionId = null;
 let audio = null; // the AudioContext: browsers allow it only after a click
-let turn = null; // the turn being played: one job, its scheduler and its audio sources
+let turn = null; // the turn being played: one job, its feed, its scheduler and its audio sources
 
 // --- talking to the API ---------------------------------------------------------------------
 
@@ -24,7 +30,9 @@ async function request(path, options = {}) {
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const error = body && body.error;
-    throw new Error(error ? `${error.code}: ${error.message}` : `${options.method || "GET"} ${path}: ${response.status}`);
+    const failure = new Error(error ? `${error.code}: ${error.message}` : `${options.method || "GET"} ${path}: ${response.status}`);
+    failure.status = response.status;
+    throw failure;
   }
   return body;
 }
@@ -48,104 +56,188 @@ function startTurn(jobId, yourText) {
   stopTurn();
   turn = {
     jobId,
-    scheduler: new SegmentScheduler({ leadS: LEAD_S }),
-    requested: new Set(),
-    sources: new Set(),
-    ended: false,
+    feed: createTurnFeed(),
+    aborter: new AbortController(), // cancels a long-poll in flight when the turn is interrupted
+    events: null,
+    stopped: false,
+    failed: false,
     clock: -Infinity,
     state: "waiting", // of playback: waiting | playing | finished
     you: addLine("you", yourText),
     reply: addLine("reply", "…"),
   };
+  restart(turn);
   follow(turn);
+}
+
+/** Playback from scratch: at the start, and when a new LLM attempt replaces the reply. */
+function restart(current) {
+  if (current.sources) for (const source of current.sources) source.stop();
+  current.generation = (current.generation || 0) + 1; // audio still loading for an older one is dropped
+  current.scheduler = new SegmentScheduler({ leadS: LEAD_S });
+  current.sources = new Set();
+  current.decoded = new Map(); // index → AudioBuffer waiting (briefly) for its track
+  current.tracks = new Map(); // index → its track as it arrived (null if refused)
+  current.playing = new Map(); // index → the scheduler's entry once scheduled
+  current.state = "waiting";
 }
 
 /** A new utterance interrupts the reply still playing. */
 function stopTurn() {
   if (!turn) return;
-  turn.ended = true;
-  if (turn.events) turn.events.close();
+  turn.stopped = true;
+  closeEvents(turn);
+  turn.aborter.abort();
   for (const source of turn.sources) source.stop();
   turn = null;
 }
 
+const live = (current, generation = current.generation) => turn === current && current.generation === generation;
+
+/** The event stream first; long-poll if the browser has none or the stream fails (never both). */
 function follow(current) {
   if (!("EventSource" in window)) return poll(current);
   const events = new EventSource(resolve(`v1/jobs/${encodeURIComponent(current.jobId)}/events`));
   current.events = events;
-  events.addEventListener("job", (event) => onJob(current, JSON.parse(event.data)));
-  events.addEventListener("end", () => events.close());
+  for (const type of EVENT_TYPES) {
+    events.addEventListener(type, (message) => {
+      if (current.events !== events) return;
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        return console.warn(`${type}: unreadable event`, message.data);
+      }
+      apply(current, current.feed.applyEvent(type, data));
+      if (current.feed.ended) closeEvents(current); // before the server's close reads as an error
+    });
+  }
   events.onerror = () => {
-    events.close(); // a proxy that buffers or drops the stream: fall back to polling
-    if (!current.ended) poll(current);
+    if (current.events !== events) return;
+    closeEvents(current); // a proxy that buffers or drops the stream: fall back to long-poll
+    if (!current.stopped && !current.feed.ended) poll(current);
   };
 }
 
+function closeEvents(current) {
+  if (current.events) current.events.close();
+  current.events = null;
+}
+
+/** Long-poll the job: each answer comes when its version moves on (or after POLL_WAIT_S). */
 async function poll(current) {
+  const path = `v1/jobs/${encodeURIComponent(current.jobId)}`;
+  let version = null;
   let errors = 0;
-  while (!current.ended && turn === current) {
+  while (turn === current && !current.feed.ended) {
+    const asked = performance.now();
+    const query = version === null ? "" : `?wait=${POLL_WAIT_S}&since=${encodeURIComponent(version)}`;
+    let job;
     try {
-      onJob(current, await request(`v1/jobs/${encodeURIComponent(current.jobId)}`));
+      job = await request(path + query, { signal: current.aborter.signal });
       errors = 0;
     } catch (error) {
-      if (++errors >= MAX_ERRORS) return setStatus(error.message, true);
+      if (turn !== current) return;
+      errors += 1;
+      const hopeless = error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+      if (hopeless || errors >= MAX_ERRORS) return setStatus(error.message, true);
+      await sleep(RETRY_MS[Math.min(errors, RETRY_MS.length) - 1]);
+      continue;
     }
-    await new Promise((done) => setTimeout(done, POLL_INTERVAL_MS));
+    if (turn !== current) return;
+    apply(current, current.feed.applyJob(job));
+    const moved = job.version != null && job.version !== version;
+    if (!moved) await sleep(Math.max(0, MIN_POLL_GAP_MS - (performance.now() - asked)));
+    version = job.version ?? null;
   }
 }
 
-function onJob(current, job) {
+/** Carry out what the feed asks, then show its text. */
+function apply(current, actions) {
   if (turn !== current) return;
-  const heard = job.kind === "audio" ? job.transcript && job.transcript.text : job.input_text;
-  if (heard) current.you.textContent = heard;
-  const said = (job.reply && job.reply.text) || job.segments.map((s) => s.text).join(" ");
-  if (said) current.reply.textContent = said;
-  if (job.error) {
-    current.reply.textContent = `${job.error.code}: ${job.error.message}`;
-    current.reply.className = "failed";
-    current.failed = true;
-    setStatus(`The reply failed: ${job.error.message}`, true);
+  for (const action of actions) {
+    if (action.kind === "reset") restart(current);
+    else if (action.kind === "load") load(current, action.segment);
+    else if (action.kind === "track") arrived(current, action.segment);
+    else if (action.kind === "total") current.scheduler.complete(Math.max(action.total, current.scheduler.nextIndex));
+    else if (action.kind === "end" && action.error) fail(current, action.error);
   }
-  const { fetch, total } = jobProgress(job, current.requested);
-  for (const segment of fetch) {
-    current.requested.add(segment.index);
-    load(current, segment);
-  }
-  if ((job.status === "queued" || job.status === "running") && current.state === "waiting") {
-    const ready = job.segments.filter((s) => s.ready).length;
-    setStatus(`${job.stage || job.status}… ${ready} segment(s) ready`);
-  }
-  if (total !== null) {
-    current.ended = true;
-    current.scheduler.complete(total);
-  }
+  const { feed } = current;
+  if (feed.heard) current.you.textContent = feed.heard;
+  if (!current.failed) current.reply.textContent = feed.replyText || "…";
+  if (!feed.ended && current.state === "waiting") setStatus(`${feed.stage || feed.status}… ${feed.audioReady} segment(s) ready`);
 }
 
-/** Decode a segment's Ogg/Opus copy (WAV if the browser cannot) and queue it with its track. */
+function fail(current, error) {
+  current.reply.textContent = `${error.code}: ${error.message}`;
+  current.reply.className = "failed";
+  current.failed = true;
+  setStatus(`The reply failed: ${error.message}`, true);
+}
+
+/**
+ * Fetch and decode a segment's audio as soon as it exists; queue it when its track arrives or after
+ * TRACK_GRACE_MS without it, so the first sound never waits for animation.
+ */
 async function load(current, segment) {
+  const { generation } = current;
+  const buffer = await fetchAudio(segment);
+  if (!live(current, generation)) return;
+  current.decoded.set(segment.index, buffer);
+  if (current.tracks.has(segment.index)) return queue(current, segment.index);
+  setTimeout(() => {
+    if (live(current, generation) && current.decoded.has(segment.index)) queue(current, segment.index);
+  }, TRACK_GRACE_MS);
+}
+
+/** The Ogg/Opus copy (WAV if the browser cannot, or it is not written yet), or a moment of silence. */
+async function fetchAudio(segment) {
   const ogg = resolve(segment.audio_url);
   ogg.searchParams.set("format", "ogg");
-  let buffer;
   try {
-    buffer = await decode(ogg);
+    return await decode(ogg);
   } catch {
     try {
-      buffer = await decode(resolve(segment.audio_url));
+      return await decode(resolve(segment.audio_url));
     } catch (error) {
       // Skip it (a moment of silence) rather than stall the segments after it.
       setStatus(`segment ${segment.index}: ${error.message}`, true);
-      buffer = audio.createBuffer(1, Math.ceil(audio.sampleRate * 0.01), audio.sampleRate);
+      return audio.createBuffer(1, Math.ceil(audio.sampleRate * 0.01), audio.sampleRate);
     }
   }
-  const problems = validateTrack(segment.animation);
-  if (problems.length) console.warn(`segment ${segment.index}: track refused, resting face:`, problems);
-  if (turn === current) current.scheduler.add(segment.index, buffer.duration, problems.length ? null : segment.animation, buffer);
 }
 
 async function decode(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`GET ${url.pathname}: ${response.status}`);
   return audio.decodeAudioData(await response.arrayBuffer());
+}
+
+function queue(current, index) {
+  const buffer = current.decoded.get(index);
+  current.decoded.delete(index);
+  current.scheduler.add(index, buffer.duration, current.tracks.get(index) ?? null, buffer);
+}
+
+/** A segment's track arrived: it lets decoded audio start now, or joins audio already playing. */
+function arrived(current, segment) {
+  const problems = validateTrack(segment.animation);
+  if (problems.length) console.warn(`segment ${segment.index}: track refused, resting face:`, problems);
+  const track = problems.length ? null : segment.animation;
+  current.tracks.set(segment.index, track);
+  if (current.decoded.has(segment.index)) queue(current, segment.index);
+  const entry = current.playing.get(segment.index);
+  if (entry && track && !entry.track) lateTrack(entry, track, current.clock - entry.startTime);
+}
+
+/**
+ * Give a scheduled segment the track it started without. The face samples it at the playback time
+ * from the next frame on; motions already past are skipped rather than fired all at once, late.
+ */
+function lateTrack(entry, track, localTime) {
+  entry.track = track;
+  entry.motions = [...(track.motions || [])].sort((a, b) => a.t - b.t);
+  entry.fired = entry.motions.filter((motion) => motion.t < localTime).length;
 }
 
 // --- the audio clock and the face -----------------------------------------------------------
@@ -169,6 +261,9 @@ function heardTime() {
 }
 
 function play(current, segment) {
+  current.playing.set(segment.index, segment);
+  const track = current.tracks.get(segment.index);
+  if (track && !segment.track) lateTrack(segment, track, 0); // it came after the audio was queued
   const source = audio.createBufferSource();
   source.buffer = segment.payload;
   source.connect(audio.destination);

@@ -1,18 +1,26 @@
-"""Lip sync and expression for one segment: its audio and phonemes → an AnimationTrack."""
+"""Lip sync and expression for one segment: its phonemes (or its audio) → an AnimationTrack.
+
+The audio is read back only for engines without phoneme timings (the energy method needs the
+samples); with timings the stored duration is all the track needs.
+"""
 
 import io
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import soundfile
 
 from pipelines.animation.track import build_animation_track
 from pipelines.audio_types import PhonemeTiming
-from pipelines.jobs import utcnow
-from pipelines.segments import active_segment, get_segment, update_segment
+from pipelines.job_views import segment_out
+from pipelines.jobs import mark_segment_ready, utcnow
+from pipelines.segments import active_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
+from schemas.animation import AnimationTrack
+from schemas.events import EventType
 
 Phonemizer = Callable[[str], list[str]]
 
@@ -21,31 +29,13 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
     found = active_segment(ctx.storage, job_id, attempt, index)
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
-    _, segment = found
-    if not segment.get("ready"):
+    job, segment = found
+    announce = not segment.get("ready")
+    if announce:
         started_at = utcnow()
         started = time.perf_counter()
-        samples, sample_rate = soundfile.read(
-            io.BytesIO(ctx.storage.read_audio(segment["audio_id"])), dtype="float32", always_2d=False
-        )
-        timings = segment.get("phonemes")
-        phonemes = [PhonemeTiming(p, float(s), float(e)) for p, s, e in timings] if timings else None
-        text_phonemes = segment.get("text_phonemes")
-        previous = get_segment(ctx.storage, job_id, attempt, index - 1) if index > 0 else None
-        if phonemes is None and not text_phonemes:
-            text_phonemes = phonemize(segment["text"])
-        track = build_animation_track(
-            samples=np.asarray(samples, dtype=np.float32),
-            sample_rate=int(sample_rate),
-            phonemes=phonemes,
-            text_phonemes=text_phonemes,
-            emotion=segment["emotion"],
-            motions=list(segment.get("motions") or []),
-            seed=index,
-            previous_emotion=previous["emotion"] if previous else None,
-            final=bool(segment.get("final", True)),
-        )
-        update_segment(
+        track = build_track(ctx, phonemize, segment)
+        updated = update_segment(
             ctx.storage,
             job_id,
             attempt,
@@ -60,4 +50,43 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
                 },
             },
         )
-    complete_if_done(ctx, job_id)
+        if updated is None:
+            return  # dropped by a newer attempt meanwhile
+        segment = updated
+    latest = mark_segment_ready(ctx.storage, job_id, attempt, index)
+    if latest is None:
+        return  # the job ended, or a newer attempt replaced this one
+    if announce:
+        ctx.events.emit(
+            EventType.segment_animation_ready,
+            job,
+            attempt=attempt,
+            segment=segment_out(ctx.settings, segment),
+        )
+    complete_if_done(ctx, latest)
+
+
+def build_track(ctx: StageContext, phonemize: Phonemizer, segment: dict[str, Any]) -> AnimationTrack:
+    timings = segment.get("phonemes")
+    phonemes = [PhonemeTiming(p, float(s), float(e)) for p, s, e in timings] if timings else None
+    text_phonemes = segment.get("text_phonemes")
+    if phonemes:
+        rate = int(segment["sample_rate"])
+        samples = np.zeros(round(float(segment["duration_s"]) * rate), np.float32)  # length only
+    else:
+        data, rate = soundfile.read(
+            io.BytesIO(ctx.storage.read_audio(segment["audio_id"])), dtype="float32", always_2d=False
+        )
+        samples = np.asarray(data, dtype=np.float32)
+        text_phonemes = text_phonemes or phonemize(segment["text"])
+    return build_animation_track(
+        samples=samples,
+        sample_rate=int(rate),
+        phonemes=phonemes,
+        text_phonemes=text_phonemes,
+        emotion=segment["emotion"],
+        motions=list(segment.get("motions") or []),
+        seed=int(segment["index"]),
+        previous_emotion=segment.get("previous_emotion"),
+        final=bool(segment.get("final", True)),
+    )

@@ -1,9 +1,10 @@
-"""What every stage needs from the outside: storage, the next-stage dispatcher, settings."""
+"""What every stage needs from the outside: storage, events, the next-stage dispatcher, settings."""
 
 from dataclasses import dataclass
 
 from pipelines.context_store import ContextStore
 from pipelines.dispatch import Dispatcher
+from pipelines.events import EventLog
 from pipelines.settings import Settings
 from pipelines.storage import Storage
 
@@ -14,3 +15,4 @@ class StageContext:
     dispatcher: Dispatcher
     context: ContextStore
     settings: Settings
+    events: EventLog

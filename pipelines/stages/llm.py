@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 from pipelines.backends import ChatModel
 from pipelines.errors import StageError
-from pipelines.jobs import begin_llm_attempt, finish_stage, is_active, set_fields
+from pipelines.job_views import segment_out
+from pipelines.jobs import begin_llm_attempt, finish_reply, is_active
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
@@ -18,6 +19,7 @@ from pipelines.segments import drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.errors import ErrorCode
+from schemas.events import EventType
 from schemas.jobs import Stage
 
 
@@ -39,6 +41,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         return  # finished, failed, or the reply is already final
     attempt = int(job["llm_attempt"])
     drop_older_attempts(ctx.storage, job_id, attempt)
+    ctx.events.emit(EventType.stage_started, job, stage=Stage.llm, attempt=attempt)
     persona = get_persona(job["persona"])
     user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
     messages = build_messages(
@@ -56,7 +59,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     def emit(segments: list[TaggedSegment], *, closing: bool = False) -> None:
         nonlocal emitted
         for position, segment in enumerate(segments):
-            put_segment(
+            doc = put_segment(
                 ctx.storage,
                 job_id=job_id,
                 attempt=attempt,
@@ -65,6 +68,10 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
                 emotion=segment.emotion,
                 motions=list(segment.motions),
                 final=closing and position == len(segments) - 1,
+                previous_emotion=spoken[-1].emotion if spoken else None,
+            )
+            ctx.events.emit(
+                EventType.segment_queued, job, attempt=attempt, segment=segment_out(ctx.settings, doc)
             )
             ctx.dispatcher.synthesize(job_id, attempt, emitted)
             spoken.append(segment)
@@ -103,20 +110,23 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         update_segment(ctx.storage, job_id, attempt, emitted - 1, {"final": True})
     if emitted == 0:
         raise StageError(ErrorCode.llm_failed, "the model returned an empty reply")
-    finish_stage(
-        ctx.storage,
-        job_id,
-        Stage.llm,
-        seconds=time.perf_counter() - started,
-        fields={
-            "reply": {
-                "text": " ".join(segment.text for segment in spoken),
-                "emotion": streamer.dominant_emotion,
-                "motions": [motion for segment in spoken for motion in segment.motions],
-                "done": True,
-            },
-            "segments_total": emitted,
-        },
+    seconds = time.perf_counter() - started
+    reply = {
+        "text": " ".join(segment.text for segment in spoken),
+        "emotion": streamer.dominant_emotion,
+        "motions": [motion for segment in spoken for motion in segment.motions],
+        "done": True,
+    }
+    finished = finish_reply(ctx.storage, job_id, attempt, seconds=seconds, reply=reply, total=emitted)
+    if finished is None:
+        return  # failed meanwhile, or a newer attempt took over: its reply counts, not this one
+    ctx.events.emit(
+        EventType.stage_finished,
+        job,
+        stage=Stage.llm,
+        seconds=round(seconds, 4),
+        attempt=attempt,
+        reply=reply,
+        segments_total=emitted,
     )
-    set_fields(ctx.storage, job_id, {"stage": Stage.tts.value})
-    complete_if_done(ctx, job_id)
+    complete_if_done(ctx, finished)

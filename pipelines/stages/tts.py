@@ -1,13 +1,19 @@
-"""Speech for one reply segment: text → audio in GridFS (wav, plus ogg/opus for browsers)."""
+"""Speech for one reply segment: text → wav in GridFS, announced at once; the ogg/opus copy follows.
+
+The first audio is what the viewer waits for, so the order is: synthesize, store the wav, mark the
+segment, announce it, send the animation task, and only then encode the browser copy.
+"""
 
 import time
 
 from pipelines.audio_intake import encode_audio
 from pipelines.backends import SpeechSynthesizer
+from pipelines.job_views import segment_out
 from pipelines.jobs import utcnow
 from pipelines.personas import get_persona
 from pipelines.segments import active_segment, update_segment
 from pipelines.stages.context import StageContext
+from schemas.events import EventType
 
 
 def synthesize_segment(
@@ -17,6 +23,7 @@ def synthesize_segment(
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
     job, segment = found
+    speech = None
     if segment.get("audio_id") is None:
         started_at = utcnow()
         started = time.perf_counter()
@@ -24,27 +31,16 @@ def synthesize_segment(
             segment["text"], persona=get_persona(job["persona"]), emotion=segment["emotion"]
         )
         seconds = time.perf_counter() - started
-        name = f"tts/{job_id}/{attempt}/{index}"
-        metadata = {
-            "job_id": job_id,
-            "segment": index,
-            "sample_rate": speech.sample_rate,
-            "duration_s": speech.duration_s,
-            "backend": tts.name,
-        }
-        ogg_id = ctx.storage.replace_audio(
-            encode_audio(speech.samples, speech.sample_rate, "ogg"),
-            filename=f"{name}.ogg",
-            content_type="audio/ogg",
-            metadata={**metadata, "format": "ogg"},
-        )
         wav_id = ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "wav"),
-            filename=f"{name}.wav",
+            filename=f"{audio_name(job_id, attempt, index)}.wav",
             content_type="audio/wav",
-            metadata={**metadata, "format": "wav", "ogg_id": ogg_id},
+            metadata={
+                **audio_metadata(job_id, index, speech.sample_rate, speech.duration_s, tts.name),
+                "format": "wav",
+            },
         )
-        update_segment(
+        updated = update_segment(
             ctx.storage,
             job_id,
             attempt,
@@ -65,4 +61,38 @@ def synthesize_segment(
                 },
             },
         )
+        if updated is None:
+            return  # dropped by a newer attempt meanwhile
+        segment = updated
+    if not segment.get("ready"):
+        ctx.events.emit(
+            EventType.segment_audio_ready, job, attempt=attempt, segment=segment_out(ctx.settings, segment)
+        )
     ctx.dispatcher.animate(job_id, attempt, index)
+    if speech is not None:
+        ogg_id = ctx.storage.replace_audio(
+            encode_audio(speech.samples, speech.sample_rate, "ogg"),
+            filename=f"{audio_name(job_id, attempt, index)}.ogg",
+            content_type="audio/ogg",
+            metadata={
+                **audio_metadata(job_id, index, speech.sample_rate, speech.duration_s, tts.name),
+                "format": "ogg",
+            },
+        )
+        ctx.storage.link_audio_copy(segment["audio_id"], "ogg", ogg_id)
+
+
+def audio_name(job_id: str, attempt: int, index: int) -> str:
+    return f"tts/{job_id}/{attempt}/{index}"
+
+
+def audio_metadata(
+    job_id: str, index: int, sample_rate: int, duration_s: float, backend: str
+) -> dict[str, object]:
+    return {
+        "job_id": job_id,
+        "segment": index,
+        "sample_rate": sample_rate,
+        "duration_s": duration_s,
+        "backend": backend,
+    }

@@ -63,26 +63,27 @@ def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
             storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[]
         )
     assert storage.segments.count_documents({"job_id": job_id}) == 2  # upserts, no duplicates
-    jobs.finish_stage(
-        storage,
-        job_id,
-        Stage.llm,
-        seconds=1.0,
-        fields={"reply": {"text": "s0 s1", "done": True}, "segments_total": 2},
+    assert jobs.mark_segment_ready(storage, job_id, 1, 0) is None  # a stale attempt is fenced off
+    latest = jobs.mark_segment_ready(storage, job_id, 2, 0)
+    assert latest is not None and jobs.complete_if_all_ready(storage, latest) is None  # reply not final
+    finished = jobs.finish_reply(
+        storage, job_id, 2, seconds=1.0, reply={"text": "s0 s1", "done": True}, total=2
     )
+    assert finished is not None and jobs.complete_if_all_ready(storage, finished) is None  # s1 pending
+    assert jobs.finish_reply(storage, job_id, 1, seconds=1.0, reply={"done": True}, total=9) is None
     assert jobs.begin_llm_attempt(storage, job_id) is None  # a final reply is never regenerated
-    segments.update_segment(storage, job_id, 2, 0, {"ready": True})
-    assert jobs.maybe_complete(storage, job_id) is None  # one segment still pending
-    segments.update_segment(storage, job_id, 2, 1, {"ready": True})
-    assert jobs.maybe_complete(storage, job_id) is not None
-    assert jobs.maybe_complete(storage, job_id) is None  # exactly one caller sees the completion
+    again = jobs.mark_segment_ready(storage, job_id, 2, 0)  # redelivered: the set does not grow
+    assert again is not None and again["ready_segments"] == [0]
+    last = jobs.mark_segment_ready(storage, job_id, 2, 1)
+    assert last is not None and jobs.complete_if_all_ready(storage, last) is not None
+    assert jobs.complete_if_all_ready(storage, last) is None  # exactly one caller sees the completion
     assert must(jobs.get_job(storage, job_id))["status"] == "completed"
 
 
 def test_audio_replace_keeps_one_copy(storage: Storage) -> None:
     first = storage.replace_audio(b"a" * 10, filename="tts/x.wav", content_type="audio/wav", metadata={})
     second = storage.replace_audio(b"b" * 20, filename="tts/x.wav", content_type="audio/wav", metadata={})
-    assert first != second
+    assert first == second  # the id comes from the name: a redelivered task rewrites the same file
     assert storage.db["audio.files"].count_documents({"filename": "tts/x.wav"}) == 1
     assert storage.read_audio(second) == b"b" * 20
     info = storage.audio_info(second)

@@ -2,7 +2,8 @@
 
 Proves that the core compiles as C# 7 without UnityEngine, passes its own NUnit tests, and reads the
 Python contract exactly: AnimationTrack JSON from ``build_animation_track`` and job JSON from the API's
-own presenter, sampled to the same weights as the backend's reference sampler, every motion fired once.
+own presenter, sampled to the same weights as the backend's reference sampler, every motion fired once;
+and a job's SSE event stream built from real ``JobEvent`` JSON, followed to every segment playable in order.
 """
 
 import glob
@@ -17,10 +18,12 @@ from typing import Any
 
 import pytest
 
-from api.presenters import segment_out
+from pipelines.job_views import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
-from schemas.jobs import JobOut, JobStatus, Stage
+from schemas.events import EventType, JobEvent
+from schemas.jobs import JobOut, JobStatus, Reply, SegmentOut, Stage
+from schemas.transcription import Transcript
 from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
 PACKAGE = Path(__file__).resolve().parents[2] / "unity" / "com.vtuber.avatar-player"
@@ -31,6 +34,8 @@ CONTRACT_TESTS = {
     "TracksBuiltByTheBackendValidateAndSampleLikeTheReference",
     "ARunningJobFromTheApiShowsWhatIsReady",
     "ACompletedJobFromTheApiPlaysThroughWithEveryMotionOnce",
+    "AnEventStreamFromTheBackendPlaysEverySegmentInOrder",
+    "PolledJobViewsFromTheApiFoldIntoTheSameTurn",
 }
 
 
@@ -91,6 +96,82 @@ def job_json(tracks: list[AnimationTrack], status: JobStatus) -> str:
     return job.model_dump_json()
 
 
+def sse_message(entry_id: str, event: JobEvent) -> str:
+    """One message as GET /v1/jobs/{id}/events frames it (the server leaves null fields out)."""
+    return f"id: {entry_id}\nevent: {event.type.value}\ndata: {event.model_dump_json(exclude_none=True)}\n\n"
+
+
+def job_event_stream(tracks: list[AnimationTrack]) -> tuple[bytes, dict[str, Any]]:
+    """A spoken turn's SSE stream, and what a client must end up with.
+
+    The first LLM attempt dies after announcing one segment's audio; the second attempt's segments
+    interleave (segment 0's track comes last) between keep-alive pings. Texts are non-ASCII, so chunk
+    splits land inside UTF-8 characters.
+    """
+    settings = Settings()
+    now = datetime.now(UTC)
+    docs = ready_segment_docs(tracks)
+    for doc in docs:
+        doc["text"] = f"Sentence {doc['index']}: grüß dich — 🎉"
+
+    def event(type_: EventType, **fields: Any) -> JobEvent:
+        return JobEvent(type=type_, job_id="job1", session_id="session1", at=now, **fields)
+
+    def segment(doc: dict[str, Any], step: EventType) -> SegmentOut:
+        if step == EventType.segment_queued:
+            doc = {key: doc[key] for key in ("index", "text", "emotion", "motions")}
+        elif step == EventType.segment_audio_ready:
+            doc = {**doc, "animation": None, "ready": False}
+        return segment_out(settings, doc)
+
+    stale = {**docs[0], "audio_id": "stale0"}
+    events = [
+        event(EventType.job_queued),
+        event(EventType.stage_started, stage=Stage.stt),
+        event(EventType.stage_finished, stage=Stage.stt, seconds=0.4),
+        event(EventType.transcript_ready, transcript=Transcript(text="Hi, can you wave?", language="en")),
+        event(EventType.stage_started, stage=Stage.llm, attempt=1),
+        event(EventType.segment_queued, attempt=1, segment=segment(stale, EventType.segment_queued)),
+        event(
+            EventType.segment_audio_ready, attempt=1, segment=segment(stale, EventType.segment_audio_ready)
+        ),
+        event(EventType.stage_started, stage=Stage.llm, attempt=2),
+    ]
+    steps = (EventType.segment_queued, EventType.segment_audio_ready, EventType.segment_animation_ready)
+    timeline = sorted(
+        (2 * len(docs) if index == 0 and step == steps[2] else 2 * index + offset, index, step)
+        for index in range(len(docs))
+        for offset, step in zip((0, 1, 3), steps, strict=True)
+    )
+    events += [event(step, attempt=2, segment=segment(docs[index], step)) for _, index, step in timeline]
+    reply = Reply(
+        text=" ".join(doc["text"] for doc in docs),
+        emotion="happy",
+        motions=[name for doc in docs for name in doc["motions"]],
+        done=True,
+    )
+    events += [
+        event(EventType.stage_finished, stage=Stage.llm, seconds=1.5, reply=reply, segments_total=len(docs)),
+        event(EventType.job_completed, reply=reply, segments_total=len(docs)),
+    ]
+    text, ids = "retry: 3000\n\n", []
+    for number, item in enumerate(events):
+        ids.append(f"{1732834323123 + number // 3}-{number % 3}")
+        text += sse_message(ids[-1], item)
+        if number % 4 == 3:
+            text += ": ping - 2026-11-28 10:00:00.000000+00:00\n\n"
+    expected = {
+        "messages": len(events),
+        "last_event_id": ids[-1],
+        "retry_ms": 3000,
+        "stale_audio_url": segment(stale, EventType.segment_audio_ready).audio_url,
+        "audio_urls": [segment_out(settings, doc).audio_url for doc in docs],
+        "texts": [doc["text"] for doc in docs],
+        "motions": reply.motions,
+    }
+    return text.encode(), expected
+
+
 @pytest.fixture(scope="module")
 def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("contract")
@@ -102,6 +183,10 @@ def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (directory / f"{name}.expected.json").write_text(json.dumps(expected))
     (directory / "job-completed.json").write_text(job_json(list(tracks.values()), JobStatus.completed))
     (directory / "job-running.json").write_text(job_json(list(tracks.values())[:2], JobStatus.running))
+    stream, outcome = job_event_stream(list(tracks.values()))
+    (directory / "job-events.sse").write_bytes(stream)
+    # Not *.expected.json: those name tracks to check.
+    (directory / "job-events-outcome.json").write_text(json.dumps(outcome))
     return directory
 
 

@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
-from api.presenters import segment_out
 from api.routes import web
+from pipelines.job_views import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.jobs import JobOut, JobStatus
@@ -28,6 +28,7 @@ from tests.track_samples import contract_tracks, ready_segment_docs, reference_w
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 JS_TESTS = STATIC / "track.test.mjs"
+FEED_TESTS = STATIC / "turn_feed.test.mjs"
 CONTRACT_TESTS = (
     "tracks built by the backend validate with no problem",
     "JS sampling equals the Python reference sampler",
@@ -102,20 +103,33 @@ def run_node(*args: str, env: dict[str, str] | None = None, stdin: str | None = 
     return result.stdout
 
 
+def tap_counts(output: str) -> dict[str, int]:
+    """The summary of node's TAP reporter: pass, fail, skipped, todo and cancelled counts."""
+    return {
+        key: int(value)
+        for key, value in re.findall(r"^# (pass|fail|skipped|todo|cancelled) (\d+)$", output, re.M)
+    }
+
+
 @needs_node
 def test_js_core_passes_its_tests_and_reads_the_backend_tracks_like_python(contract_file: Path) -> None:
     output = run_node(
         "--test", "--test-reporter=tap", str(JS_TESTS), env={"VTUBER_WEB_CONTRACT": str(contract_file)}
     )
-    counts = {
-        key: int(value)
-        for key, value in re.findall(r"^# (pass|fail|skipped|todo|cancelled) (\d+)$", output, re.M)
-    }
+    counts = tap_counts(output)
     assert counts["pass"] >= 15 and counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, output
     for name in CONTRACT_TESTS:
         assert re.search(rf"^\s*ok \d+ - {re.escape(name)}$", output, re.M), (
             f"{name!r} did not pass:\n{output}"
         )
+
+
+@needs_node
+def test_turn_feed_passes_its_tests() -> None:
+    """turn_feed.mjs folds the job's events and its polled views into the same player actions."""
+    output = run_node("--test", "--test-reporter=tap", str(FEED_TESTS))
+    counts = tap_counts(output)
+    assert counts["pass"] >= 18 and counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, output
 
 
 @needs_node

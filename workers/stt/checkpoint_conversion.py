@@ -221,7 +221,8 @@ def alignment_heads_dump(heads: list[list[int]], n_layer: int, n_head: int) -> s
     mask = np.zeros((n_layer, n_head), dtype=bool)
     for layer, head in heads:
         mask[layer, head] = True
-    return base64.b85encode(gzip.compress(mask.tobytes())).decode("ascii")
+    # mtime=0: the same heads give the same string whenever they are written (no clock in it).
+    return base64.b85encode(gzip.compress(mask.tobytes(), mtime=0)).decode("ascii")
 
 
 def convert_ct2_to_openai_whisper(ct2_dir: Path, output: Path) -> Path:

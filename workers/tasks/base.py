@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pipelines.errors import StageError
 from pipelines.jobs import fail_job
 from schemas.errors import ErrorCode
+from schemas.events import EventType
 from schemas.jobs import Stage
 from workers.runtime import stage_context, storage
 
@@ -66,9 +67,11 @@ def run_stage(
 
 def job_failure_recorder(job_id: str, stage: Stage) -> Callable[[ErrorCode, str], None]:
     def record(code: ErrorCode, message: str) -> None:
-        if fail_job(storage(), job_id, code=code, message=message, stage=stage):
-            job = storage().jobs.find_one({"_id": job_id}, {"callback_url": 1})
-            if job and job.get("callback_url"):
-                stage_context().dispatcher.deliver_webhook("job", job_id)
+        job = fail_job(storage(), job_id, code=code, message=message, stage=stage)
+        if job is not None:
+            ctx = stage_context()
+            ctx.events.emit(EventType.job_failed, job, error=job["error"])
+            if job.get("callback_url"):
+                ctx.dispatcher.deliver_webhook("job", job_id)
 
     return record

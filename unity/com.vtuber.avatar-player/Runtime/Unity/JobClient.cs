@@ -24,7 +24,18 @@ namespace VTuber.AvatarPlayer
         [Tooltip("The API's base URL, e.g. http://localhost:8000")]
         [SerializeField] string baseUrl = "http://localhost:8000";
 
+        [Tooltip("Follow jobs by their event stream (SSE). Off: long-poll only.")]
+        [SerializeField] bool useEventStream = true;
+
+        [Tooltip("An event stream silent this long is taken for dead (the server pings every 15 s).")]
+        [SerializeField, Range(5, 120)] int streamSilenceSeconds = 40;
+
+        [Tooltip("How long the server may hold a long-poll before answering that nothing changed.")]
+        [SerializeField, Range(1, 30)] int longPollWaitSeconds = 25;
+
+        [Tooltip("Pause before retrying after an error, and between polls of a server without long-poll.")]
         [SerializeField, Range(0.05f, 5f)] float pollIntervalSeconds = 0.25f;
+
         [SerializeField, Range(1, 120)] int requestTimeoutSeconds = 15;
 
         [Tooltip("Network failures in a row (polls or downloads) before giving up on a job.")]
@@ -62,79 +73,208 @@ namespace VTuber.AvatarPlayer
         }
 
         /// <summary>
-        /// Poll GET /v1/jobs/{id} until the job ends. Each ready segment is downloaded once and handed to
-        /// <paramref name="segmentReady"/> (index, clip, track or null when the segment has none); segments may
-        /// come out of order, which <see cref="SegmentQueue{T}"/> absorbs. <paramref name="finished"/> gets the
-        /// final job and how many segments, from index 0 on, were handed over without a gap: the turn's length
-        /// for the player. <paramref name="failed"/> is called instead when the network keeps failing.
+        /// Follow a job until it ends: its event stream (<c>GET /v1/jobs/{id}/events</c>), or long-polls of
+        /// <c>GET /v1/jobs/{id}</c> when the server has no stream or the stream breaks. Each segment's WAV is
+        /// downloaded once, as soon as the audio is announced, and the segment is handed to
+        /// <paramref name="segmentReady"/> (index, clip, track or null when the segment has none) once its track
+        /// is there too. Segments may come out of order, which <see cref="SegmentQueue{T}"/> absorbs.
+        /// <paramref name="restarted"/> is called when the backend restarted the reply after some segments were
+        /// handed over: drop them (e.g. <c>VrmTrackPlayer.BeginTurn</c>), the new reply's come from index 0.
+        /// Without it the player keeps what it was given and refuses those indices when they come again.
+        /// <paramref name="finished"/> gets the job as followed and how many segments, from index 0 on, were
+        /// handed over without a gap: the turn's length for the player. <paramref name="failed"/> is called
+        /// instead when the network keeps failing.
         /// </summary>
         public IEnumerator FollowJob(
             string jobId,
             Action<int, AudioClip, AnimationTrack> segmentReady,
             Action<JobDto, int> finished,
-            Action<string> failed)
+            Action<string> failed,
+            Action restarted = null)
         {
-            var delivered = new HashSet<int>();
-            int errors = 0;
-            while (true)
+            var follow = new Follow(jobId, segmentReady, restarted);
+            if (useEventStream) yield return FollowStream(follow);
+            yield return FollowPolls(follow); // returns at once when the stream told everything
+            while (follow.Problem == null && !follow.Turn.IsOver) yield return null; // the last downloads
+            follow.Closed = true;
+            if (follow.Problem != null) failed(follow.Problem);
+            else finished(follow.Turn.Summary(), follow.Turn.PlayableCount);
+        }
+
+        /// <summary>One FollowJob call's state, shared with its download coroutines.</summary>
+        sealed class Follow
+        {
+            public readonly string JobId;
+            public readonly TurnState<AudioClip> Turn;
+            public readonly SseParser Parser = new SseParser();
+            public readonly Action<int, AudioClip, AnimationTrack> SegmentReady;
+            public readonly Action Restarted;
+
+            /// <summary>Network failures in a row, polls and downloads alike.</summary>
+            public int Errors;
+
+            /// <summary>Why the job is given up; null while all is well.</summary>
+            public string Problem;
+
+            /// <summary>FollowJob has returned: late downloads are thrown away.</summary>
+            public bool Closed;
+
+            public Follow(string jobId, Action<int, AudioClip, AnimationTrack> segmentReady, Action restarted)
             {
-                JobDto job = null;
-                using (UnityWebRequest request = UnityWebRequest.Get(ApiUrl("/v1/jobs/" + Uri.EscapeDataString(jobId))))
-                {
-                    request.timeout = requestTimeoutSeconds;
-                    yield return request.SendWebRequest();
-                    string problem = null;
-                    if (request.result != UnityWebRequest.Result.Success) problem = Describe(request);
-                    else if (!TryParse(request.downloadHandler.text, out job)) problem = "GET " + request.url + ": not a job";
-                    if (problem != null && (request.responseCode == 404 || ++errors >= maxConsecutiveErrors))
-                    {
-                        failed(problem);
-                        yield break;
-                    }
-                }
+                JobId = jobId;
+                Turn = new TurnState<AudioClip>(jobId);
+                SegmentReady = segmentReady;
+                Restarted = restarted;
+            }
 
-                bool missing = false;
-                if (job != null && job.segments != null)
-                {
-                    errors = 0;
-                    foreach (SegmentDto segment in job.segments)
-                    {
-                        if (delivered.Contains(segment.index)) continue;
-                        if (!segment.ready || string.IsNullOrEmpty(segment.audio_url))
-                        {
-                            missing = true;
-                            continue;
-                        }
-                        AudioClip clip = null;
-                        string error = null;
-                        yield return DownloadWav(segment, c => clip = c, e => error = e);
-                        if (clip == null)
-                        {
-                            missing = true;
-                            if (++errors >= maxConsecutiveErrors)
-                            {
-                                failed(error);
-                                yield break;
-                            }
-                            continue;
-                        }
-                        delivered.Add(segment.index);
-                        segmentReady(segment.index, clip, TrackOf(segment));
-                    }
-                }
-
-                if (job != null && (job.status == JobDto.Failed || (job.status == JobDto.Completed && !missing)))
-                {
-                    finished(job, LeadingRun(delivered));
-                    yield break;
-                }
-                yield return new WaitForSeconds(pollIntervalSeconds);
+            /// <summary>The stream is done with: the job has ended, and nothing about its segments is missing.</summary>
+            public bool Told
+            {
+                get { return Turn.IsOver || (Turn.IsFinal && Turn.KnowsEverySegment); }
             }
         }
 
-        IEnumerator DownloadWav(SegmentDto segment, Action<AudioClip> done, Action<string> failed)
+        /// <summary>
+        /// Read the event stream, reconnecting with Last-Event-ID after a connection that brought news (the server
+        /// also closes long streams on purpose). A connection that brought nothing, or an answer that is not an
+        /// event stream (an older server, an error), leaves the rest to <see cref="FollowPolls"/>.
+        /// </summary>
+        IEnumerator FollowStream(Follow follow)
         {
-            using (UnityWebRequest request = UnityWebRequestMultimedia.GetAudioClip(ResolveUrl(segment.audio_url), AudioType.WAV))
+            while (follow.Problem == null && !follow.Turn.IsFinal)
+            {
+                bool progressed = false;
+                yield return ReadStream(follow, p => progressed = p);
+                if (!progressed || follow.Turn.IsFinal) yield break;
+                int retryMs = follow.Parser.RetryMs;
+                yield return new WaitForSecondsRealtime(retryMs >= 0 ? retryMs / 1000f : pollIntervalSeconds);
+            }
+        }
+
+        IEnumerator ReadStream(Follow follow, Action<bool> done)
+        {
+            string url = ApiUrl("/v1/jobs/" + Uri.EscapeDataString(follow.JobId) + "/events");
+            var handler = new EventStreamHandler(follow.Parser);
+            var messages = new List<SseMessage>();
+            bool progressed = false;
+            using (var request = new UnityWebRequest(url, UnityWebRequest.kHttpVerbGET, handler, null))
+            {
+                // No timeout: the stream lasts the whole turn. A silent one is dropped below instead.
+                request.SetRequestHeader("Accept", "text/event-stream");
+                if (follow.Parser.LastEventId.Length > 0) request.SetRequestHeader("Last-Event-ID", follow.Parser.LastEventId);
+                UnityWebRequestAsyncOperation operation = request.SendWebRequest();
+                bool? isStream = null;
+                while (true)
+                {
+                    bool ended = operation.isDone; // read first: what arrived with the end is still taken below
+                    if (isStream == null) isStream = IsEventStream(request);
+                    if (isStream == false) break;
+                    if (isStream == true)
+                    {
+                        handler.Take(messages);
+                        progressed |= messages.Count > 0;
+                        ApplyEvents(follow, messages);
+                    }
+                    if (ended || follow.Problem != null || follow.Turn.IsFinal) break;
+                    if (Time.realtimeSinceStartup - handler.LastReceived > streamSilenceSeconds) break;
+                    yield return null;
+                }
+                if (!operation.isDone) request.Abort();
+            }
+            follow.Parser.EndOfStream();
+            done(progressed);
+        }
+
+        /// <summary>Null until the response headers are in.</summary>
+        static bool? IsEventStream(UnityWebRequest request)
+        {
+            string type = request.GetResponseHeader("Content-Type");
+            if (type == null) return request.isDone ? false : (bool?)null;
+            return request.responseCode == 200 && type.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
+        }
+
+        void ApplyEvents(Follow follow, List<SseMessage> messages)
+        {
+            bool changed = false;
+            foreach (SseMessage message in messages)
+            {
+                JobEventDto jobEvent;
+                if (TryParse(message.Data, out jobEvent)) changed |= follow.Turn.Apply(jobEvent);
+            }
+            messages.Clear();
+            if (changed) Pump(follow);
+        }
+
+        /// <summary>
+        /// Long-poll GET /v1/jobs/{id}?wait=..&amp;since=version: the server answers as soon as the job changes.
+        /// A server without versions answers at once; then it is polled every pollIntervalSeconds.
+        /// </summary>
+        IEnumerator FollowPolls(Follow follow)
+        {
+            while (follow.Problem == null && !follow.Told)
+            {
+                string url = ApiUrl("/v1/jobs/" + Uri.EscapeDataString(follow.JobId)) + "?wait=" + longPollWaitSeconds;
+                if (!string.IsNullOrEmpty(follow.Turn.Version)) url += "&since=" + Uri.EscapeDataString(follow.Turn.Version);
+                JobDto job = null;
+                string problem = null;
+                long status;
+                using (UnityWebRequest request = UnityWebRequest.Get(url))
+                {
+                    request.timeout = requestTimeoutSeconds + longPollWaitSeconds;
+                    yield return request.SendWebRequest();
+                    if (request.result != UnityWebRequest.Result.Success) problem = Describe(request);
+                    else if (!TryParse(request.downloadHandler.text, out job)) problem = "GET " + request.url + ": not a job";
+                    status = request.responseCode;
+                }
+                if (problem != null)
+                {
+                    if (status == 404 || ++follow.Errors >= maxConsecutiveErrors) follow.Problem = problem;
+                    else yield return new WaitForSeconds(pollIntervalSeconds);
+                    continue;
+                }
+                follow.Errors = 0;
+                if (follow.Turn.Apply(job)) Pump(follow);
+                if (string.IsNullOrEmpty(job.version)) yield return new WaitForSeconds(pollIntervalSeconds);
+            }
+        }
+
+        /// <summary>Act on the turn: tell of a restart, start the downloads it asks for, hand over what is playable.</summary>
+        void Pump(Follow follow)
+        {
+            if (follow.Closed) return;
+            if (follow.Turn.TakeRestart() && follow.Restarted != null) follow.Restarted();
+            SegmentDownload download;
+            while (follow.Turn.TryNextDownload(out download)) StartCoroutine(Download(follow, download));
+            PlayableSegment<AudioClip> playable;
+            while (follow.Turn.TryNextPlayable(out playable)) follow.SegmentReady(playable.Index, playable.Audio, playable.Track);
+        }
+
+        IEnumerator Download(Follow follow, SegmentDownload download)
+        {
+            AudioClip clip = null;
+            string error = null;
+            yield return DownloadWav(download.Index, download.Url, c => clip = c, e => error = e);
+            if (clip != null)
+            {
+                follow.Errors = 0;
+                // Audio of a reply that restarted meanwhile, or of a turn already over, is nobody's.
+                if (follow.Closed || !follow.Turn.AudioArrived(download, clip)) Destroy(clip);
+                else Pump(follow);
+                yield break;
+            }
+            if (++follow.Errors >= maxConsecutiveErrors)
+            {
+                if (follow.Problem == null) follow.Problem = error;
+                yield break;
+            }
+            yield return new WaitForSeconds(pollIntervalSeconds);
+            follow.Turn.AudioFailed(download);
+            Pump(follow);
+        }
+
+        IEnumerator DownloadWav(int index, string url, Action<AudioClip> done, Action<string> failed)
+        {
+            using (UnityWebRequest request = UnityWebRequestMultimedia.GetAudioClip(ResolveUrl(url), AudioType.WAV))
             {
                 request.timeout = requestTimeoutSeconds;
                 yield return request.SendWebRequest();
@@ -146,10 +286,10 @@ namespace VTuber.AvatarPlayer
                 AudioClip clip = DownloadHandlerAudioClip.GetContent(request);
                 if (clip == null || clip.samples == 0)
                 {
-                    failed("segment " + segment.index + ": the audio could not be decoded");
+                    failed("segment " + index + ": the audio could not be decoded");
                     yield break;
                 }
-                clip.name = "segment " + segment.index;
+                clip.name = "segment " + index;
                 done(clip);
             }
         }
@@ -165,18 +305,6 @@ namespace VTuber.AvatarPlayer
                 value = null;
             }
             return value != null;
-        }
-
-        static AnimationTrack TrackOf(SegmentDto segment)
-        {
-            return segment.animation != null && segment.animation.IsPresent ? segment.animation.ToTrack() : null;
-        }
-
-        static int LeadingRun(HashSet<int> delivered)
-        {
-            int count = 0;
-            while (delivered.Contains(count)) count++;
-            return count;
         }
 
         string ApiUrl(string path)

@@ -53,7 +53,8 @@ namespace VTuber.AvatarPlayer.Samples
                 {
                     Debug.LogError(error);
                     player.Stop();
-                });
+                },
+                player.BeginTurn); // the backend restarted the reply: start over with it
         }
     }
 }

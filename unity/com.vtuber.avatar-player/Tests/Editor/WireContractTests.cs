@@ -3,8 +3,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.Serialization.Json;
-using System.Text;
 using NUnit.Framework;
 using VTuber.Animation;
 using VTuber.Animation.Wire;
@@ -14,16 +12,12 @@ namespace VTuber.Animation.Tests
     /// <summary>
     /// The wire classes against JSON as the backend writes it. The fixture tests read tracks and a job that
     /// the Python backend built (directory in VTUBER_CONTRACT_FIXTURES) with the reference sampler's
-    /// weights, so both sides are proven to read the same contract the same way. Parsing uses .NET's
-    /// DataContractJsonSerializer, which maps [Serializable] fields by name as Unity's JsonUtility does and,
-    /// stricter than JsonUtility, fails when the JSON lacks any of them: a field renamed or dropped on either
-    /// side breaks these tests.
+    /// weights, so both sides are proven to read the same contract the same way (parsed strictly, see
+    /// <see cref="ContractFixtures"/>).
     /// </summary>
     [TestFixture]
     public class WireContractTests
     {
-        const string FixturesVariable = "VTUBER_CONTRACT_FIXTURES";
-
         [Serializable]
         public sealed class ExpectedSample
         {
@@ -51,19 +45,12 @@ namespace VTuber.Animation.Tests
 
         static T Parse<T>(string json)
         {
-            var serializer = new DataContractJsonSerializer(typeof(T));
-            using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(json)))
-            {
-                return (T)serializer.ReadObject(stream);
-            }
+            return ContractFixtures.Parse<T>(json);
         }
 
         static string FixturesDirectory()
         {
-            string directory = Environment.GetEnvironmentVariable(FixturesVariable);
-            if (string.IsNullOrEmpty(directory))
-                Assert.Ignore(FixturesVariable + " is not set: run tests/integration/test_unity_core.py to check the backend's own output");
-            return directory;
+            return ContractFixtures.Directory();
         }
 
         static CurveGroup GroupOf(string name)

@@ -2,8 +2,10 @@
 // parsers skip the rest (transcript, reply, timings, dates). Numbers the API may send as null
 // (segments_total, sample_rate, duration_s) are left out on purpose: JsonUtility has no nullable numbers,
 // and a player needs none of them (the AudioClip knows its length; "completed" means every segment is ready).
+// [OptionalField] marks what event JSON leaves out when null (JobEventDto.cs); the polled job sends null.
 // ReSharper disable InconsistentNaming
 using System;
+using System.Runtime.Serialization;
 
 namespace VTuber.Animation.Wire
 {
@@ -15,13 +17,13 @@ namespace VTuber.Animation.Wire
         public string text;
         public string emotion;
         public string[] motions;
-        public string audio_id;
+        [OptionalField] public string audio_id;
 
         /// <summary>WAV; relative to the API's base URL unless the server has a public base URL set.</summary>
-        public string audio_url;
+        [OptionalField] public string audio_url;
 
-        public string audio_format;
-        public AnimationTrackDto animation;
+        [OptionalField] public string audio_format;
+        [OptionalField] public AnimationTrackDto animation;
 
         /// <summary>Audio and animation are both stored.</summary>
         public bool ready;
@@ -32,13 +34,15 @@ namespace VTuber.Animation.Wire
     {
         public string code;
         public string message;
-        public string stage;
+        [OptionalField] public string stage;
     }
 
     /// <summary>A live-chat turn (schemas/jobs.py JobOut): queued → running → completed | failed.</summary>
     [Serializable]
     public sealed class JobDto
     {
+        public const string Queued = "queued";
+        public const string Running = "running";
         public const string Completed = "completed";
         public const string Failed = "failed";
 
@@ -49,6 +53,9 @@ namespace VTuber.Animation.Wire
         public string persona;
         public SegmentDto[] segments;
         public JobErrorDto error;
+
+        /// <summary>Changes whenever the job does: send it back as <c>?since=</c> to long-poll. Absent from older servers.</summary>
+        [OptionalField] public string version;
 
         public bool IsFinished
         {

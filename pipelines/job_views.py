@@ -1,11 +1,15 @@
-"""Turn stored documents into the API's response models."""
+"""Stored job and segment documents → the views clients see (polling, history, events).
 
+Shared by the API (job views) and the workers (the segment carried by each progress event), so a
+segment reads the same whichever way it reaches a client.
+"""
+
+from collections import defaultdict
 from typing import Any
 
-from api.urls import audio_url
-from pipelines.segments import list_segments
 from pipelines.settings import Settings
 from pipelines.storage import Storage
+from pipelines.urls import audio_url
 from schemas.jobs import JobOut, SegmentOut, StageTiming
 
 
@@ -38,8 +42,10 @@ def per_segment_timing(segments: list[dict[str, Any]], stage: str) -> StageTimin
     )
 
 
-def job_out(storage: Storage, settings: Settings, job: dict[str, Any]) -> JobOut:
-    segments = list_segments(storage, job["_id"], int(job.get("llm_attempt") or 0))
+def job_out(
+    settings: Settings, job: dict[str, Any], segments: list[dict[str, Any]], *, version: str | None = None
+) -> JobOut:
+    """The job as clients see it; ``segments`` are its current attempt's, in order."""
     timings = {name: StageTiming(**value) for name, value in (job.get("timings") or {}).items()}
     for stage in ("tts", "animation"):
         timing = per_segment_timing(segments, stage)
@@ -62,4 +68,17 @@ def job_out(storage: Storage, settings: Settings, job: dict[str, Any]) -> JobOut
         error=job.get("error"),
         created_at=job["created_at"],
         updated_at=job["updated_at"],
+        version=version,
     )
+
+
+def load_job_views(storage: Storage, settings: Settings, jobs: list[dict[str, Any]]) -> list[JobOut]:
+    """Views of many jobs with one segments query for all of them (no per-job lookups)."""
+    if not jobs:
+        return []
+    attempts = {job["_id"]: int(job.get("llm_attempt") or 0) for job in jobs}
+    by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for segment in storage.segments.find({"job_id": {"$in": list(attempts)}}):
+        if segment["attempt"] == attempts[segment["job_id"]]:  # older attempts are being dropped
+            by_job[segment["job_id"]].append(segment)
+    return [job_out(settings, job, sorted(by_job[job["_id"]], key=lambda s: s["index"])) for job in jobs]

@@ -1,0 +1,56 @@
+"""Reading the progress event logs for clients: SSE streams and the long-poll wait.
+
+Every reader blocks in Redis (XREAD BLOCK) instead of polling MongoDB: an event reaches the client
+the moment a worker appends it. A reader resumes after any entry id, so Last-Event-ID loses
+nothing and repeats nothing.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from sse_starlette import ServerSentEvent
+
+from pipelines.events import NO_VERSION, decode_id, job_stream
+from schemas.events import FINAL_EVENTS, EventType
+
+BLOCK_SLICE_S = 5.0  # the longest single XREAD: bounds how late a stream notices its deadline
+BATCH = 100
+
+
+async def last_entry_id(client: aioredis.Redis, key: str) -> str:
+    """The newest entry's id: a job's version, or where a fresh session follower starts."""
+    last: Any = await client.xrevrange(key, count=1)
+    return decode_id(last[0][0]) if last else NO_VERSION
+
+
+async def wait_for_change(client: aioredis.Redis, job_id: str, since: str, timeout_s: float) -> str | None:
+    """Block until the job's log has an entry after ``since``; its newest id, or None at the deadline."""
+    if timeout_s <= 0:
+        return None
+    found: Any = await client.xread(
+        {job_stream(job_id): since}, block=max(1, int(timeout_s * 1000)), count=BATCH
+    )
+    if not found:
+        return None
+    _, entries = found[0]
+    return decode_id(entries[-1][0])
+
+
+async def follow(
+    client: aioredis.Redis, key: str, *, after: str, max_duration_s: float, stop_at_final: bool
+) -> AsyncIterator[ServerSentEvent]:
+    """What the log holds after ``after``, then live entries, until a final event or the deadline."""
+    deadline = time.monotonic() + max_duration_s
+    cursor = after
+    while (remaining := deadline - time.monotonic()) > 0:
+        block_ms = max(1, int(min(remaining, BLOCK_SLICE_S) * 1000))
+        found: Any = await client.xread({key: cursor}, block=block_ms, count=BATCH)
+        for _, entries in found or []:
+            for entry_id, fields in entries:
+                cursor = decode_id(entry_id)
+                kind = fields[b"type"].decode()
+                yield ServerSentEvent(data=fields[b"data"].decode(), event=kind, id=cursor)
+                if stop_at_final and EventType(kind) in FINAL_EVENTS:
+                    return

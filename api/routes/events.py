@@ -1,0 +1,83 @@
+"""Live progress as server-sent events: one stream per job (ends with the job), one per session."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import State
+from api.errors import ApiError
+from api.event_feed import follow, last_entry_id
+from api.metrics import SSE_STREAMS
+from pipelines.events import NO_VERSION, STREAM_ID, job_stream, session_stream
+from pipelines.jobs import get_job, utcnow
+from schemas.errors import ErrorCode
+from schemas.events import EventType, JobEvent
+
+router = APIRouter(prefix="/v1", tags=["events"])
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+SSE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (schemas/events.py)."}
+}
+
+
+def resume_point(last_event_id: str | None) -> str:
+    if last_event_id is None or last_event_id == "":
+        return NO_VERSION
+    if not STREAM_ID.match(last_event_id):
+        raise ApiError(ErrorCode.validation_error, "Last-Event-ID is not an event id from this stream")
+    return last_event_id
+
+
+@router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+async def job_events(job_id: str, state: State, last_event_id: LastEventId = None) -> EventSourceResponse:
+    """The job's events from the start (or after ``Last-Event-ID``), live, until it completes or fails."""
+    after = resume_point(last_event_id)
+    job = await run_in_threadpool(get_job, state.storage, job_id)
+    if job is None:
+        raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
+    key = job_stream(job_id)
+    if job["status"] in ("completed", "failed") and not await state.aredis.exists(key):
+        return EventSourceResponse(_expired_log_ending(job), ping=state.settings.sse_ping_s)
+    events = follow(
+        state.aredis, key, after=after, max_duration_s=state.settings.sse_max_duration_s, stop_at_final=True
+    )
+    return EventSourceResponse(SSE_STREAMS.track(events), ping=state.settings.sse_ping_s)
+
+
+@router.get("/sessions/{session_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+async def session_events(
+    session_id: str, state: State, last_event_id: LastEventId = None
+) -> EventSourceResponse:
+    """Every event of the session's turns, live, until the connection's maximum duration."""
+    after = resume_point(last_event_id)
+    if await run_in_threadpool(state.storage.sessions.count_documents, {"_id": session_id}, limit=1) == 0:
+        raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
+    key = session_stream(session_id)
+    if after == NO_VERSION:  # a session is long: a fresh client wants what comes next, not the past
+        after = await last_entry_id(state.aredis, key)
+    events = follow(
+        state.aredis,
+        key,
+        after=after,
+        max_duration_s=state.settings.sse_max_duration_s,
+        stop_at_final=False,
+    )
+    return EventSourceResponse(SSE_STREAMS.track(events), ping=state.settings.sse_ping_s)
+
+
+async def _expired_log_ending(job: dict[str, Any]) -> AsyncIterator[ServerSentEvent]:
+    """A finished job whose log has expired: just its ending, rebuilt from the stored job."""
+    failed = job["status"] == "failed"
+    event = JobEvent(
+        type=EventType.job_failed if failed else EventType.job_completed,
+        job_id=str(job["_id"]),
+        session_id=str(job["session_id"]),
+        at=utcnow(),
+        reply=None if failed else job.get("reply"),
+        segments_total=job.get("segments_total"),
+        error=job.get("error") if failed else None,
+    )
+    yield ServerSentEvent(data=event.model_dump_json(exclude_none=True), event=event.type.value)

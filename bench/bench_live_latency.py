@@ -1,0 +1,263 @@
+"""Live-turn latency: the pipeline against the in-process floor, everything measured in one run.
+
+    python -m bench.bench_live_latency [--turns 8] [--instant-turns 200] [--sustained 600]
+
+1. The floor: Whisper, the LLM and Piper called in this process, one after another (bench/floor.py).
+2. The pipeline through the API on the embedded stack (same models, same settings), seen by an SSE
+   client, a 10 ms polling client and a long-poll client; text and spoken turns, a fresh session
+   per turn, floor and pipeline turns interleaved so both see the same machine.
+3. Orchestration alone: the stack again with instant stages (bench/instant_worker.py) — added time
+   per turn next to a bare four-hop Celery chain, and sustained turns per second.
+4. Delivery delay (segment stored → client sees it) and GET /v1/jobs/{id} throughput.
+
+Writes docs/performance.json and docs/performance.md (the table, the machine, the command).
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import typer
+
+from bench.floor import InProcessFloor
+from bench.instant_worker import HOP_DONE_KEY, HOP_QUEUES
+from bench.live_clients import (
+    Observed,
+    SessionFollower,
+    observe_long_poll,
+    observe_polling,
+    observe_sse,
+    poll_throughput,
+    submit,
+)
+from pipelines.celery_app import make_celery
+from pipelines.settings import PROJECT_ROOT, Settings
+from tools.spoken import spoken_wav
+from tools.stack import Stack
+
+QUESTION = "Hello! Can you tell me something fun about the ocean?"
+BENCH_ENV = {"VTUBER_MONGO_DB": "bench", "VTUBER_LLM_THREADS": "2"}
+DOCS = PROJECT_ROOT / "docs"
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"p50": statistics.median(values), "p90": pct(values, 0.9), "p99": pct(values, 0.99)}
+
+
+def new_session(client: httpx.Client) -> str:
+    return str(client.post("/v1/sessions", json={}).json()["id"])
+
+
+def pipeline_turn(
+    client: httpx.Client, observe: Callable[[httpx.Client, str, float], Observed], *, audio: bytes | None
+) -> Observed:
+    session = new_session(client)
+    started = time.perf_counter()
+    job_id = submit(client, session, text=None if audio else QUESTION, audio=audio)
+    return observe(client, job_id, started)
+
+
+def measure_models(turns: int, warmup: int) -> dict[str, Any]:
+    """Sections 1, 2 and the delivery delays: the real models, floor against pipeline."""
+    settings = Settings(**{k.removeprefix("VTUBER_").lower(): v for k, v in BENCH_ENV.items()})  # type: ignore[arg-type]
+    stack = Stack(run_dir=Path(tempfile.mkdtemp(prefix="vtuber-bench-live-")), env=BENCH_ENV)
+    stack.start()
+    stack.wait_for_workers()
+    spoken = spoken_wav(QUESTION)
+    floor = InProcessFloor(settings, settings.default_persona)
+    observers = {"sse": observe_sse, "poll_10ms": observe_polling, "long_poll": observe_long_poll}
+    results: dict[str, dict[str, list[Observed]]] = {"text": {}, "audio": {}}
+    floors: dict[str, list[Any]] = {"text": [], "audio": []}
+    try:
+        with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+            for kind, audio in (("text", None), ("audio", spoken)):
+                for round_ in range(warmup + turns):
+                    timing = floor.turn(text=QUESTION if audio is None else None, audio=audio)
+                    seen = {name: pipeline_turn(client, fn, audio=audio) for name, fn in observers.items()}
+                    if round_ < warmup:
+                        continue
+                    floors[kind].append(timing)
+                    for name, value in seen.items():
+                        results[kind].setdefault(name, []).append(value)
+                    print(
+                        f"  {kind} turn {round_ - warmup + 1}/{turns}: floor {timing.first_audio_s:.3f} s, "
+                        + ", ".join(f"{n} {o.first_audio_s:.3f} s" for n, o in seen.items()),
+                        flush=True,
+                    )
+    finally:
+        stack.stop_all()
+    report: dict[str, Any] = {}
+    for kind in ("text", "audio"):
+        floor_first = [t.first_audio_s for t in floors[kind]]
+        report[kind] = {
+            "floor": {
+                "first_audio_s": summary(floor_first),
+                "end_s": summary([t.end_s for t in floors[kind]]),
+                "reply_time_per_audio_s": statistics.median(t.reply_time_per_audio_s for t in floors[kind]),
+            }
+        }
+        for name, observed in results[kind].items():
+            first = [o.first_audio_s for o in observed]
+            report[kind][name] = {
+                "first_audio_s": summary(first),
+                "end_s": summary([o.end_s for o in observed]),
+                "reply_time_per_audio_s": statistics.median(o.reply_time_per_audio_s for o in observed),
+                "first_audio_minus_floor_s": statistics.median(first) - statistics.median(floor_first),
+            }
+    delivery = {
+        name: [d for kind in ("text", "audio") for o in results[kind][name] for d in o.delivery_s]
+        for name in ("sse", "long_poll")
+    }
+    report["delivery_ms"] = {
+        name: {k: v * 1000 for k, v in summary(values).items()} for name, values in delivery.items()
+    }
+    return report
+
+
+def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: float) -> dict[str, Any]:
+    """Section 3 and the poll throughput: instant stages, so only the orchestration takes time."""
+    stack = Stack(
+        run_dir=Path(tempfile.mkdtemp(prefix="vtuber-bench-instant-")),
+        env={**BENCH_ENV, "VTUBER_MONGO_DB": "bench_instant"},
+        celery_app="bench.instant_worker:app",
+    )
+    stack.start()
+    stack.wait_for_workers()
+    report: dict[str, Any] = {}
+    spoken = spoken_wav("Hello!")
+    try:
+        with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+            session = new_session(client)
+            follower = SessionFollower(stack.api_url, session)
+            for _ in range(20):  # warm-up: connections, imports, indexes
+                follower.wait_for(submit(client, session, text="hi", audio=None))
+            for kind, audio in (("audio_4_stage", spoken), ("text_3_stage", None)):
+                times = []
+                for _ in range(instant_turns):
+                    started = time.perf_counter()
+                    job_id = submit(client, session, text="hi", audio=audio)
+                    times.append(follower.wait_for(job_id) - started)
+                report[f"instant_turn_{kind}_ms"] = {k: v * 1000 for k, v in summary(times).items()}
+            report["bare_chain_4_hops_ms"] = {
+                k: v * 1000 for k, v in summary(bare_chain(stack, instant_turns)).items()
+            }
+            report["sustained"] = sustained_turns(stack.api_url, session, follower, sustained)
+            follower.stop()
+            last = submit(client, session, text="hi", audio=None)
+            time.sleep(1.0)
+            report["poll_throughput"] = poll_throughput(
+                "127.0.0.1", stack.api_port, f"/v1/jobs/{last}", clients=20, seconds=poll_seconds
+            )
+    finally:
+        stack.stop_all()
+    return report
+
+
+def bare_chain(stack: Stack, count: int) -> list[float]:
+    """Four no-op tasks, each sending the next by name over the stage queues, on the same workers."""
+    app = make_celery(Settings(redis_url=stack.redis_url, mongo_url=stack.mongo_url))
+    client = redis.Redis.from_url(stack.redis_url)
+    times = []
+    for round_ in range(count + 10):
+        token = uuid.uuid4().hex
+        started = time.perf_counter()
+        app.send_task("bench.hop", args=[0, token], queue=HOP_QUEUES[0].value, ignore_result=True)
+        if client.blpop([f"{HOP_DONE_KEY}:{token}"], timeout=30) is None:
+            raise RuntimeError("the bare chain did not finish in 30 s")
+        if round_ >= 10:
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def sustained_turns(base_url: str, session: str, follower: SessionFollower, count: int) -> dict[str, float]:
+    """Many text turns in flight at once: completions per second from the first submit to the last end."""
+    pending: set[str] = set()
+
+    def send(_: int) -> str:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            return submit(client, session, text="hi", audio=None)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        pending.update(pool.map(send, range(count)))
+    submitted = time.perf_counter() - started
+    last = started
+    while pending:
+        job_id, at = follower.completed.get(timeout=60)
+        if job_id in pending:
+            pending.discard(job_id)
+            last = at
+    return {
+        "turns": count,
+        "turns_per_s": count / (last - started),
+        "submit_per_s": count / submitted,
+        "seconds": last - started,
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "commit": commit.stdout.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": " ".join(["python -m bench.bench_live_latency", *sys.argv[1:]]),
+    }
+
+
+def main(
+    turns: int = typer.Option(8, help="measured turns per kind, after warm-up"),
+    warmup: int = 2,
+    instant_turns: int = 200,
+    sustained: int = 600,
+    poll_seconds: float = 10.0,
+    write_docs: bool = True,
+) -> None:
+    print("== real models: floor vs pipeline ==", flush=True)
+    models = measure_models(turns, warmup)
+    print("== instant stages: orchestration ==", flush=True)
+    orchestration = measure_orchestration(instant_turns, sustained, poll_seconds)
+    result: dict[str, Any] = {"machine": machine(), "models": models, "orchestration": orchestration}
+    from bench.performance_report import render, targets
+
+    result["targets"] = targets(result)
+    table = render(result)
+    print(table)
+    if write_docs:
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / "performance.json").write_text(json.dumps(result, indent=2) + "\n")
+        (DOCS / "performance.md").write_text(table)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,64 @@
+"""The progress event logs in Redis Streams: one per job, one per session.
+
+Workers append an event right after the MongoDB write it announces, so whoever reads entry ``V``
+of a job's log finds MongoDB at least as new as ``V``: the last entry id is the job's version
+(long-poll and the API's view cache rest on that). Streams are capped (MAXLEN) and expire.
+"""
+
+import re
+from typing import Any
+
+import redis
+
+from pipelines.jobs import utcnow
+from schemas.events import EventType, JobEvent
+
+NO_VERSION = "0-0"  # the version of a job whose log is gone (expired) or was never written
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # what a client may send back as a version
+
+
+def job_stream(job_id: str) -> str:
+    return f"events:job:{job_id}"
+
+
+def session_stream(session_id: str) -> str:
+    return f"events:session:{session_id}"
+
+
+class EventLog:
+    """Append-only, for workers and the API's submit path (reading is the API's, see api/event_feed)."""
+
+    def __init__(
+        self, client: redis.Redis, *, ttl_s: int, job_maxlen: int = 1000, session_maxlen: int = 5000
+    ) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+        self.job_maxlen = job_maxlen
+        self.session_maxlen = session_maxlen
+
+    def append(self, event: JobEvent) -> str:
+        """Write the event to its job's and its session's log in one round trip; the job entry id."""
+        fields: dict[Any, Any] = {"type": event.type.value, "data": event.model_dump_json(exclude_none=True)}
+        job_key, session_key = job_stream(event.job_id), session_stream(event.session_id)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.xadd(job_key, fields, maxlen=self.job_maxlen, approximate=True)
+            pipe.xadd(session_key, fields, maxlen=self.session_maxlen, approximate=True)
+            pipe.expire(job_key, self.ttl_s)
+            pipe.expire(session_key, self.ttl_s)
+            entry_id, *_ = pipe.execute()
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def emit(self, type_: EventType, job: dict[str, Any], **fields: Any) -> str:
+        """Append an event about ``job`` (a stored job document, or any dict with _id and session_id)."""
+        return self.append(
+            JobEvent(type=type_, job_id=job["_id"], session_id=job["session_id"], at=utcnow(), **fields)
+        )
+
+    def version(self, job_id: str) -> str:
+        """The job's current version: its log's last entry id (NO_VERSION without a log)."""
+        last: Any = self.client.xrevrange(job_stream(job_id), count=1)
+        return decode_id(last[0][0]) if last else NO_VERSION
+
+
+def decode_id(entry_id: bytes | str) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -1,0 +1,35 @@
+"""Accepting a turn: store the job, announce it, send its first task — or fail it, never leave it dangling."""
+
+from typing import Any
+
+from pipelines.dispatch import Dispatcher
+from pipelines.events import EventLog
+from pipelines.jobs import create_job, fail_job
+from pipelines.storage import Storage
+from schemas.errors import ErrorCode
+from schemas.events import EventType
+
+
+def submit_turn(
+    storage: Storage, events: EventLog, dispatcher: Dispatcher, **job_fields: Any
+) -> dict[str, Any]:
+    """Create the job and enqueue its first stage; if the broker is down the job is failed, then raised."""
+    job = create_job(storage, **job_fields)
+    events.emit(EventType.job_queued, job)
+    try:
+        if job["kind"] == "audio":
+            dispatcher.transcribe_utterance(job["_id"])
+        else:
+            dispatcher.reply(job["_id"])
+    except Exception:
+        failed = fail_job(
+            storage,
+            job["_id"],
+            code=ErrorCode.dependency_unavailable,
+            message="the job queue was unavailable; submit again",
+            stage=None,
+        )
+        if failed is not None:
+            events.emit(EventType.job_failed, failed, error=failed["error"])
+        raise
+    return job

@@ -1,0 +1,53 @@
+"""Progress events of a live turn, as clients receive them over SSE (and workers append them).
+
+One event log per job and one per session. Each event is one SSE message: ``id`` is the log
+entry's id (resume with ``Last-Event-ID``), ``event`` is ``type`` below, ``data`` is the JSON of
+:class:`JobEvent`. A job's stream ends after ``job.completed`` or ``job.failed``.
+
+Order within one turn: ``job.queued`` → (``stage.started``/``stage.finished`` stt →
+``transcript.ready``) → ``stage.started`` llm → per segment ``segment.queued`` →
+``segment.audio_ready`` → ``segment.animation_ready`` (segments interleave) → ``stage.finished``
+llm → ``job.completed``. Audio is announced as soon as it is stored; its track follows.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from schemas.jobs import JobError, Reply, SegmentOut, Stage
+from schemas.transcription import Transcript
+
+
+class EventType(StrEnum):
+    job_queued = "job.queued"
+    stage_started = "stage.started"
+    stage_finished = "stage.finished"
+    transcript_ready = "transcript.ready"
+    segment_queued = "segment.queued"
+    segment_audio_ready = "segment.audio_ready"
+    segment_animation_ready = "segment.animation_ready"
+    job_completed = "job.completed"
+    job_failed = "job.failed"
+
+
+FINAL_EVENTS = frozenset({EventType.job_completed, EventType.job_failed})
+
+
+class JobEvent(BaseModel):
+    type: EventType
+    job_id: str
+    session_id: str
+    at: datetime = Field(description="When the worker appended the event (UTC).")
+    stage: Stage | None = None
+    seconds: float | None = Field(default=None, description="stage.finished: the stage's own work.")
+    attempt: int | None = Field(default=None, description="The LLM attempt a segment belongs to.")
+    transcript: Transcript | None = None
+    segment: SegmentOut | None = Field(
+        default=None,
+        description="segment.queued: text and emotion; .audio_ready: plus audio; .animation_ready: "
+        "plus the animation track.",
+    )
+    reply: Reply | None = None
+    segments_total: int | None = None
+    error: JobError | None = None
