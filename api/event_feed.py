@@ -38,6 +38,18 @@ async def wait_for_change(client: aioredis.Redis, job_id: str, since: str, timeo
     return decode_id(entries[-1][0])
 
 
+async def replay(client: aioredis.Redis, key: str, *, after: str) -> list[ServerSentEvent]:
+    """What the log holds after ``after`` (exclusive), without waiting for more."""
+    entries: Any = await client.xrange(key, min=f"({after}", max="+")
+    return [to_event(entry_id, fields) for entry_id, fields in entries]
+
+
+def to_event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=fields[b"data"].decode(), event=fields[b"type"].decode(), id=decode_id(entry_id)
+    )
+
+
 async def follow(
     client: aioredis.Redis, key: str, *, after: str, max_duration_s: float, stop_at_final: bool
 ) -> AsyncIterator[ServerSentEvent]:
@@ -49,8 +61,8 @@ async def follow(
         found: Any = await client.xread({key: cursor}, block=block_ms, count=BATCH)
         for _, entries in found or []:
             for entry_id, fields in entries:
-                cursor = decode_id(entry_id)
-                kind = fields[b"type"].decode()
-                yield ServerSentEvent(data=fields[b"data"].decode(), event=kind, id=cursor)
-                if stop_at_final and EventType(kind) in FINAL_EVENTS:
+                event = to_event(entry_id, fields)
+                cursor = str(event.id)
+                yield event
+                if stop_at_final and EventType(str(event.event)) in FINAL_EVENTS:
                     return

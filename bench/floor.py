@@ -46,7 +46,9 @@ class InProcessFloor:
         if audio is not None:
             samples = decode_to_16k_mono(audio)
             ensure_not_silent(samples, self.settings.silence_dbfs)
-            text = self.stt.transcribe(samples, language=None, word_timestamps=True).text
+            text = self.stt.transcribe(
+                samples, language=None, word_timestamps=self.settings.stt_live_word_timestamps
+            ).text
         messages = build_messages(
             self.persona,
             [],

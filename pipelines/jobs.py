@@ -121,15 +121,31 @@ def is_active(storage: Storage, job_id: str) -> bool:
     return storage.jobs.count_documents({"_id": job_id, "status": {"$in": ACTIVE}}, limit=1) == 1
 
 
+# What must be done for every segment before its job completes: the animation track (the segment
+# is "ready") and the browser copy of its audio (encoded after the audio was announced).
+SEGMENT_SETS = ("ready_segments", "encoded_segments")
+
+
 def mark_segment_ready(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
-    """Record segment ``index`` as ready on the job, fenced by the LLM attempt; the job after it.
+    """Record segment ``index``'s track on the job, fenced by the LLM attempt; the job after it.
 
     None when the job ended or a newer attempt replaced this one. A set, not a counter: a
     redelivered animation task records the same index again and changes nothing.
     """
+    return _add_segment(storage, job_id, attempt, index, "ready_segments")
+
+
+def mark_segment_encoded(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
+    """Record that segment ``index``'s browser copy is stored (or could not be); as above."""
+    return _add_segment(storage, job_id, attempt, index, "encoded_segments")
+
+
+def _add_segment(
+    storage: Storage, job_id: str, attempt: int, index: int, field: str
+) -> dict[str, Any] | None:
     return storage.jobs.find_one_and_update(
         {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
-        {"$addToSet": {"ready_segments": index}},
+        {"$addToSet": {field: index}},
         return_document=ReturnDocument.AFTER,
     )
 
@@ -156,16 +172,17 @@ def finish_reply(
 
 
 def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, Any] | None:
-    """Complete ``job`` (a document just returned by one of the two updates above) when its reply is
-    final and every segment is ready.
+    """Complete ``job`` (a document just returned by one of the updates above) when its reply is
+    final and every segment has its track and its browser copy.
 
-    The reply's end and the last segment's readiness are each recorded by one atomic update, so
-    whichever of the two comes second sees both; the conditional update then lets exactly one
-    caller get the completed document back and do the follow-up work.
+    Each of those facts is recorded by one atomic update that returns the job, so whichever comes
+    last sees them all; the conditional update then lets exactly one caller get the completed
+    document back and do the follow-up work.
     """
     if not (job.get("reply") or {}).get("done"):
         return None
-    if len(job.get("ready_segments") or []) < (job.get("segments_total") or 0):
+    total = job.get("segments_total") or 0
+    if any(len(job.get(field) or []) < total for field in SEGMENT_SETS):
         return None
     return storage.jobs.find_one_and_update(
         {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
@@ -191,6 +208,7 @@ def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:
                 "reply": {"text": "", "emotion": "neutral", "motions": [], "done": False},
                 "segments_total": None,
                 "ready_segments": [],
+                "encoded_segments": [],
                 "updated_at": now,
                 f"timings.{Stage.llm.value}.started_at": now,
             },

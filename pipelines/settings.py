@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     stt_device: Literal["auto", "cpu", "cuda"] = "auto"
     stt_compute_type: str = "auto"
     stt_beam_size: int = 1
+    stt_live_word_timestamps: bool = Field(
+        default=False,
+        description="Word timings for live utterances: an extra alignment pass while the viewer "
+        "waits, and the reply does not need them (batch requests choose their own).",
+    )
     stt_route: Literal["auto", "gpu", "cpu"] = Field(
         default="auto", description="Initial CPU/GPU routing; changed at run time via /v1/control/stt."
     )
@@ -85,6 +90,13 @@ class Settings(BaseSettings):
         description="Stop the reply after this many sentences (0 = no limit); live chat stays short.",
     )
     llm_repeat_penalty: float = 1.1
+    llm_local_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness of processes running the local LLM: on shared cores the voice of "
+        "the sentence already written goes first, the next sentence waits (0 = off).",
+    )
     openai_api_key: str = ""
     openai_base_url: str = ""
     openai_model: str = "gpt-4-turbo"

@@ -3,13 +3,13 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import State
 from api.errors import ApiError
-from api.event_feed import follow, last_entry_id
+from api.event_feed import follow, last_entry_id, replay
 from api.metrics import SSE_STREAMS
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream, session_stream
 from pipelines.jobs import get_job, utcnow
@@ -32,15 +32,20 @@ def resume_point(last_event_id: str | None) -> str:
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
-async def job_events(job_id: str, state: State, last_event_id: LastEventId = None) -> EventSourceResponse:
+async def job_events(job_id: str, state: State, last_event_id: LastEventId = None) -> Response:
     """The job's events from the start (or after ``Last-Event-ID``), live, until it completes or fails."""
     after = resume_point(last_event_id)
     job = await run_in_threadpool(get_job, state.storage, job_id)
     if job is None:
         raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
     key = job_stream(job_id)
-    if job["status"] in ("completed", "failed") and not await state.aredis.exists(key):
-        return EventSourceResponse(_expired_log_ending(job), ping=state.settings.sse_ping_s)
+    if job["status"] in ("completed", "failed"):  # nothing more will come: no waiting
+        if not await state.aredis.exists(key):
+            return EventSourceResponse(_expired_log_ending(job), ping=state.settings.sse_ping_s)
+        past = await replay(state.aredis, key, after=after)
+        if not past:  # a client resuming after the end: 204 tells EventSource not to reconnect
+            return Response(status_code=204)
+        return EventSourceResponse(_each(past), ping=state.settings.sse_ping_s)
     events = follow(
         state.aredis, key, after=after, max_duration_s=state.settings.sse_max_duration_s, stop_at_final=True
     )
@@ -66,6 +71,11 @@ async def session_events(
         stop_at_final=False,
     )
     return EventSourceResponse(SSE_STREAMS.track(events), ping=state.settings.sse_ping_s)
+
+
+async def _each(events: list[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+    for event in events:
+        yield event
 
 
 async def _expired_log_ending(job: dict[str, Any]) -> AsyncIterator[ServerSentEvent]:

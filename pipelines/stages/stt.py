@@ -21,7 +21,9 @@ def transcribe_utterance(ctx: StageContext, stt: SpeechToText, job_id: str) -> N
         started = time.perf_counter()
         samples = decode_to_16k_mono(ctx.storage.read_audio(job["input_audio_id"]))
         ensure_not_silent(samples, ctx.settings.silence_dbfs)
-        transcript = stt.transcribe(samples, language=None, word_timestamps=True)
+        transcript = stt.transcribe(
+            samples, language=None, word_timestamps=ctx.settings.stt_live_word_timestamps
+        )
         if not transcript.text.strip():
             raise StageError(ErrorCode.audio_silent, "no speech was recognised in the audio")
         seconds = time.perf_counter() - started

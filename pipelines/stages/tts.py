@@ -4,16 +4,22 @@ The first audio is what the viewer waits for, so the order is: synthesize, store
 segment, announce it, send the animation task, and only then encode the browser copy.
 """
 
+import logging
+import subprocess
 import time
 
 from pipelines.audio_intake import encode_audio
+from pipelines.audio_types import SynthesizedSpeech
 from pipelines.backends import SpeechSynthesizer
 from pipelines.job_views import segment_out
-from pipelines.jobs import utcnow
+from pipelines.jobs import mark_segment_encoded, utcnow
 from pipelines.personas import get_persona
 from pipelines.segments import active_segment, update_segment
+from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.events import EventType
+
+log = logging.getLogger(__name__)
 
 
 def synthesize_segment(
@@ -36,7 +42,7 @@ def synthesize_segment(
             filename=f"{audio_name(job_id, attempt, index)}.wav",
             content_type="audio/wav",
             metadata={
-                **audio_metadata(job_id, index, speech.sample_rate, speech.duration_s, tts.name),
+                **audio_metadata(job_id, index, speech, tts.name),
                 "format": "wav",
             },
         )
@@ -70,29 +76,44 @@ def synthesize_segment(
         )
     ctx.dispatcher.animate(job_id, attempt, index)
     if speech is not None:
+        store_browser_copy(ctx, speech, segment["audio_id"], job_id, attempt, index, tts.name)
+    latest = mark_segment_encoded(ctx.storage, job_id, attempt, index)
+    if latest is not None:
+        complete_if_done(ctx, latest)
+
+
+def store_browser_copy(
+    ctx: StageContext,
+    speech: SynthesizedSpeech,
+    wav_id: str,
+    job_id: str,
+    attempt: int,
+    index: int,
+    backend: str,
+) -> None:
+    """The ogg/opus copy for browsers; without it clients play the wav, so a failure only logs."""
+    try:
         ogg_id = ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "ogg"),
             filename=f"{audio_name(job_id, attempt, index)}.ogg",
             content_type="audio/ogg",
-            metadata={
-                **audio_metadata(job_id, index, speech.sample_rate, speech.duration_s, tts.name),
-                "format": "ogg",
-            },
+            metadata={**audio_metadata(job_id, index, speech, backend), "format": "ogg"},
         )
-        ctx.storage.link_audio_copy(segment["audio_id"], "ogg", ogg_id)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("no ogg copy of %s segment %d: %r", job_id, index, exc)
+        return
+    ctx.storage.link_audio_copy(wav_id, "ogg", ogg_id)
 
 
 def audio_name(job_id: str, attempt: int, index: int) -> str:
     return f"tts/{job_id}/{attempt}/{index}"
 
 
-def audio_metadata(
-    job_id: str, index: int, sample_rate: int, duration_s: float, backend: str
-) -> dict[str, object]:
+def audio_metadata(job_id: str, index: int, speech: SynthesizedSpeech, backend: str) -> dict[str, object]:
     return {
         "job_id": job_id,
         "segment": index,
-        "sample_rate": sample_rate,
-        "duration_s": duration_s,
+        "sample_rate": speech.sample_rate,
+        "duration_s": speech.duration_s,
         "backend": backend,
     }

@@ -86,6 +86,9 @@ def test_resume_with_last_event_id_mid_turn_loses_and_repeats_nothing(
     replay = read_events(api, job_id)  # the whole log from the start, after the job ended
     assert [e[0] for e in first_part + rest] == [e[0] for e in replay]
     assert rest[-1][1] == "job.completed"
+    # Resuming after the end: 204, which tells an EventSource to stop reconnecting.
+    after_end = api.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": rest[-1][0]})
+    assert after_end.status_code == 204
 
 
 def test_bad_last_event_id_and_unknown_job_are_4xx_in_the_error_shape(api: httpx.Client) -> None:

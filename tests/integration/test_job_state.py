@@ -74,6 +74,9 @@ def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
     assert jobs.begin_llm_attempt(storage, job_id) is None  # a final reply is never regenerated
     again = jobs.mark_segment_ready(storage, job_id, 2, 0)  # redelivered: the set does not grow
     assert again is not None and again["ready_segments"] == [0]
+    for index in range(2):
+        encoded = jobs.mark_segment_encoded(storage, job_id, 2, index)
+        assert encoded is not None and jobs.complete_if_all_ready(storage, encoded) is None  # s1's track
     last = jobs.mark_segment_ready(storage, job_id, 2, 1)
     assert last is not None and jobs.complete_if_all_ready(storage, last) is not None
     assert jobs.complete_if_all_ready(storage, last) is None  # exactly one caller sees the completion
