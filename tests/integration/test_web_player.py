@@ -158,15 +158,19 @@ def test_player_page_loads_its_script_by_a_relative_url(client: TestClient) -> N
     assert not re.search(r"""["'`]/v1/""", script.text), "API paths must be relative to the page"
 
 
-def test_track_module_is_served_as_javascript(client: TestClient) -> None:
-    module = client.get("/static/track.mjs")
-    assert module.status_code == 200
-    assert module.headers["content-type"].startswith("text/javascript")
-    assert "export function sampleTrack" in module.text
-    assert module.text == (STATIC / "track.mjs").read_text()
+def test_every_module_the_player_imports_is_served_as_javascript(client: TestClient) -> None:
+    imported = re.findall(r'from "\./([\w.]+)"', (STATIC / "player.js").read_text())
+    assert {"track.mjs", "turn_feed.mjs"} <= set(imported)
+    for name in imported:
+        module = client.get(f"/static/{name}")
+        assert module.status_code == 200, name
+        assert module.headers["content-type"].startswith("text/javascript")
+        assert module.text == (STATIC / name).read_text()
 
 
-@pytest.mark.parametrize("name", ["track.test.mjs", "index.html", "..%2Fweb.py", "missing.js"])
+@pytest.mark.parametrize(
+    "name", ["track.test.mjs", "turn_feed.test.mjs", "index.html", "..%2Fweb.py", "missing.js"]
+)
 def test_only_the_page_scripts_are_served(client: TestClient, name: str) -> None:
     response = client.get(f"/static/{name}")
     assert response.status_code == 404
