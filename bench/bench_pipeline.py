@@ -21,7 +21,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.audio_intake import decode_to_16k_mono
+from pipelines.audio_codec import decode_to_16k_mono
 from pipelines.settings import Settings
 from tools.spoken import spoken_wav
 from tools.stack import Stack

@@ -14,7 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from pipelines.audio_intake import decode_to_16k_mono, encode_audio
+from pipelines.audio_codec import decode_to_16k_mono, encode_audio
 from pipelines.backends import SpeechToText
 from pipelines.settings import get_settings
 from workers.assets import piper_voice_file

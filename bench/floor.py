@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from pipelines.audio_intake import decode_to_16k_mono, ensure_not_silent
+from pipelines.audio_codec import decode_to_16k_mono, ensure_not_silent
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_stream import ReplyStreamer

@@ -18,3 +18,10 @@ class StageError(Exception):
 
     def __repr__(self) -> str:
         return f"StageError({self.code.value!r}, {self.message!r}, retryable={self.retryable})"
+
+
+class AudioRejected(StageError):
+    """Input audio the service refuses; never worth retrying."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(code, message, retryable=False)

@@ -1,6 +1,6 @@
 """Real spoken utterances for the demo, the e2e tests and the benchmarks, from the bundled Piper voice."""
 
-from pipelines.audio_intake import encode_audio
+from pipelines.audio_codec import encode_audio
 from pipelines.personas import get_persona
 from pipelines.settings import get_settings
 

@@ -13,7 +13,7 @@ from api.event_feed import last_entry_id, wait_for_change
 from api.job_view_cache import RenderedJob
 from api.state import ApiState
 from api.uploads import read_upload
-from pipelines.audio_intake import inspect_upload
+from pipelines.audio_probe import inspect_upload
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream
 from pipelines.job_views import load_job_views
 from pipelines.jobs import get_job

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from api.deps import State
 from api.errors import ApiError
 from api.uploads import read_uploads
-from pipelines.audio_intake import inspect_upload
+from pipelines.audio_probe import inspect_upload
 from pipelines.batches import create_batch
 from pipelines.errors import StageError
 from pipelines.transcript_formats import FORMATS

@@ -3,7 +3,7 @@
 import time
 from collections.abc import Callable
 
-from pipelines.audio_intake import decode_to_16k_mono, ensure_not_silent
+from pipelines.audio_codec import decode_to_16k_mono, ensure_not_silent
 from pipelines.backends import SpeechToText
 from pipelines.batches import finish_file, start_file
 from pipelines.stages.context import StageContext
@@ -18,7 +18,9 @@ def transcribe_batch_file(ctx: StageContext, stt_for: SttForModel, batch_id: str
     batch = ctx.storage.batches.find_one({"_id": batch_id}) or {}
     options = batch.get("options") or {}
     started = time.perf_counter()
-    samples = decode_to_16k_mono(ctx.storage.read_audio(doc["audio_id"]))
+    samples = decode_to_16k_mono(
+        ctx.storage.read_audio(doc["audio_id"]), max_seconds=ctx.settings.max_batch_audio_seconds
+    )
     ensure_not_silent(samples, ctx.settings.silence_dbfs)
     transcript = stt_for(options.get("model")).transcribe(
         samples, language=options.get("language"), word_timestamps=bool(options.get("word_timestamps", True))

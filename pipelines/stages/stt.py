@@ -2,7 +2,7 @@
 
 import time
 
-from pipelines.audio_intake import decode_to_16k_mono, ensure_not_silent
+from pipelines.audio_codec import decode_to_16k_mono, ensure_not_silent
 from pipelines.backends import SpeechToText
 from pipelines.errors import StageError
 from pipelines.jobs import begin_stage, finish_stage
@@ -19,7 +19,9 @@ def transcribe_utterance(ctx: StageContext, stt: SpeechToText, job_id: str) -> N
     if job.get("transcript") is None:
         ctx.events.emit(EventType.stage_started, job, stage=Stage.stt)
         started = time.perf_counter()
-        samples = decode_to_16k_mono(ctx.storage.read_audio(job["input_audio_id"]))
+        samples = decode_to_16k_mono(
+            ctx.storage.read_audio(job["input_audio_id"]), max_seconds=ctx.settings.max_audio_seconds
+        )
         ensure_not_silent(samples, ctx.settings.silence_dbfs)
         transcript = stt.transcribe(
             samples, language=None, word_timestamps=ctx.settings.stt_live_word_timestamps

@@ -8,7 +8,7 @@ import logging
 import subprocess
 import time
 
-from pipelines.audio_intake import encode_audio
+from pipelines.audio_codec import encode_audio
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.backends import SpeechSynthesizer
 from pipelines.job_views import segment_out

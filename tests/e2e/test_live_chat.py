@@ -85,7 +85,7 @@ def test_corrupt_audio_is_refused_at_the_api(api: httpx.Client, session_id: str)
 
 
 def test_silent_audio_fails_the_job_and_the_worker_keeps_serving(api: httpx.Client, session_id: str) -> None:
-    from pipelines.audio_intake import encode_audio
+    from pipelines.audio_codec import encode_audio
 
     silence = encode_audio(np.zeros(16000 * 2, dtype=np.float32), 16000, "wav")
     job = wait_for_job(api, submit_audio(api, session_id, silence).json()["job_id"])

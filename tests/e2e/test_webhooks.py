@@ -70,7 +70,7 @@ def test_completed_job_calls_back_signed_after_a_retry(
 def test_finished_batch_calls_back(api: httpx.Client, receiver: tuple[Receiver, str]) -> None:
     import numpy as np
 
-    from pipelines.audio_intake import encode_audio
+    from pipelines.audio_codec import encode_audio
 
     target, url = receiver
     silent = encode_audio(np.zeros(16000, dtype=np.float32), 16000, "wav")

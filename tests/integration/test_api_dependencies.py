@@ -71,7 +71,7 @@ def test_stt_switch_decides_which_pool_gets_new_speech(client: TestClient, setti
     import numpy as np
     import redis
 
-    from pipelines.audio_intake import encode_audio
+    from pipelines.audio_codec import encode_audio
     from pipelines.stt_routing import SttRouter
 
     broker = redis.Redis.from_url(settings.redis_url)

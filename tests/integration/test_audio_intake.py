@@ -1,4 +1,5 @@
-"""Audio intake on the real ffmpeg/ffprobe: every accepted format decodes, every bad input gets its code."""
+"""Audio intake on the real FFmpeg (program and libraries) and libsndfile: every accepted format
+is inspected and decodes, every bad input gets its code."""
 
 import io
 import subprocess
@@ -9,16 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines.audio_intake import (
-    AudioInfo,
-    AudioRejected,
-    decode_to_16k_mono,
-    encode_audio,
-    ensure_not_silent,
-    inspect_upload,
-    peak_frame_dbfs,
-)
-from pipelines.errors import StageError
+from pipelines.audio_codec import decode_to_16k_mono, encode_audio, ensure_not_silent, peak_frame_dbfs
+from pipelines.audio_probe import AudioInfo, inspect_upload
+from pipelines.errors import AudioRejected, StageError
 from schemas.errors import ErrorCode
 
 MAX_BYTES, MAX_SECONDS = 25 * 1024 * 1024, 60.0

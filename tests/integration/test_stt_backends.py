@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.audio_intake import decode_to_16k_mono, encode_audio
+from pipelines.audio_codec import decode_to_16k_mono, encode_audio
 from pipelines.errors import StageError
 from pipelines.settings import Settings, get_settings
 from schemas.errors import ErrorCode

@@ -11,7 +11,7 @@ import torch
 import whisper
 from typer.testing import CliRunner
 
-from pipelines.audio_intake import decode_to_16k_mono
+from pipelines.audio_codec import decode_to_16k_mono
 from pipelines.settings import get_settings
 from tools.convert_whisper import app
 from workers.assets import whisper_model_dir

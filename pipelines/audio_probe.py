@@ -1,9 +1,8 @@
-"""Audio in and out: cheap upload checks for the API, decoding and encoding for the workers.
+"""The API's upload check: is this audio we accept, how long is it — decided on the bytes.
 
-Everything goes through the ``ffmpeg``/``ffprobe`` programs (one subprocess each) and soundfile:
-ffmpeg reads every accepted container, resamples with its own high-quality resampler and writes
-float32 straight to a pipe, so audio never takes a detour through 16-bit PCM or temp WAV files as it
-would through pydub. No torch here: the API process imports this module.
+WAV, FLAC and Ogg (what most clients send besides browser WebM) are read in-process by libsndfile,
+which knows their exact length from the header in microseconds; everything else goes to ``ffprobe``
+(one subprocess, about 0.1 s). No model runtime here: the API process imports this module.
 """
 
 import json
@@ -13,15 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import soundfile as sf
 
-from pipelines.errors import StageError
+from pipelines.errors import AudioRejected
 from schemas.errors import ErrorCode
-
-STT_SAMPLE_RATE = 16_000
 
 # ffprobe's format_name -> the name this project reports. Matroska and WebM share one demuxer.
 ACCEPTED_FORMATS: dict[str, str] = {
@@ -37,14 +33,8 @@ ACCEPTED_FORMATS: dict[str, str] = {
 _ESTIMATED_DURATION_FORMATS = {"aac"}
 _FFPROBE_JSON = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
 _PROBE_TIMEOUT_S = 15.0
-_SILENCE_FRAME_S = 0.05
-
-
-class AudioRejected(StageError):
-    """Input audio the service refuses; never worth retrying."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(code, message, retryable=False)
+# libsndfile's major format -> the name this project reports (lengths exact from the header).
+_SNDFILE_FORMATS = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg"}
 
 
 @dataclass(frozen=True)
@@ -135,6 +125,9 @@ def inspect_upload(
         raise AudioRejected(
             ErrorCode.payload_too_large, f"{label} is {len(data)} bytes; the limit is {max_bytes} bytes"
         )
+    known = _sndfile_info(data, label, max_seconds)
+    if known is not None:
+        return known
     with tempfile.TemporaryDirectory(prefix="vtuber-probe-") as tmp:
         # A real file, not a pipe: MP4/M4A keep their index at the end and need seeking.
         path = Path(tmp) / "upload"
@@ -178,92 +171,26 @@ def inspect_upload(
     )
 
 
-def decode_to_16k_mono(
-    data: bytes, *, max_seconds: float | None = None, timeout_s: float = 600.0
-) -> np.ndarray:
-    """Decode any accepted format to float32 mono at 16 kHz in [-1, 1] (Whisper's input).
-
-    ``max_seconds`` re-checks the length on the exact decoded samples: the API's probe only
-    estimates some formats (raw AAC, VBR MP3 without a header).
-    """
-    if not data:
-        raise AudioRejected(ErrorCode.audio_empty, "the audio is empty (0 bytes)")
-    with tempfile.TemporaryDirectory(prefix="vtuber-decode-") as tmp:
-        path = Path(tmp) / "audio"
-        path.write_bytes(data)
-        try:
-            raw = _run(
-                ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
-                 "-ar", str(STT_SAMPLE_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
-                timeout=timeout_s,
-            )  # fmt: skip
-        except subprocess.CalledProcessError as exc:
-            raise AudioRejected(
-                ErrorCode.audio_corrupt, f"undecodable audio: {_stderr_tail(exc, path)}"
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise AudioRejected(ErrorCode.audio_corrupt, f"decoding took over {timeout_s:g} s") from exc
-    # One copy only (clip into a new array): a 3 h batch file is about 700 MB of float32.
-    samples = np.clip(np.frombuffer(raw, dtype="<f4"), -1.0, 1.0).astype(np.float32, copy=False)
-    del raw
-    if samples.size == 0:
-        raise AudioRejected(ErrorCode.audio_empty, "the audio contains no samples")
-    duration = samples.size / STT_SAMPLE_RATE
-    if max_seconds is not None and duration > max_seconds:
+def _sndfile_info(data: bytes, label: str, max_seconds: float) -> AudioInfo | None:
+    """The upload described by libsndfile, or None when it is not a format it reads exactly."""
+    try:
+        info = sf.info(BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    fmt = _SNDFILE_FORMATS.get(info.format)
+    if fmt is None or info.samplerate <= 0:
+        return None
+    duration = info.frames / info.samplerate
+    if duration <= 0:
+        raise AudioRejected(ErrorCode.audio_empty, f"{label} contains no audio samples")
+    if duration > max_seconds:
         raise AudioRejected(
-            ErrorCode.audio_too_long, f"the audio lasts {duration:.1f} s; the limit is {max_seconds:g} s"
+            ErrorCode.audio_too_long, f"{label} lasts {duration:.1f} s; the limit is {max_seconds:g} s"
         )
-    return samples
-
-
-def peak_frame_dbfs(samples: np.ndarray, sample_rate: int = STT_SAMPLE_RATE) -> float:
-    """Loudness (RMS, dBFS) of the loudest 50 ms frame; -inf for digital silence."""
-    if samples.size == 0:
-        return -math.inf
-    frame = max(1, int(sample_rate * _SILENCE_FRAME_S))
-    padded = np.pad(samples.astype(np.float64), (0, (-samples.size) % frame))
-    rms = np.sqrt(np.mean(padded.reshape(-1, frame) ** 2, axis=1)).max()
-    return 20.0 * math.log10(rms) if rms > 0 else -math.inf
-
-
-def ensure_not_silent(samples: np.ndarray, threshold_dbfs: float, sample_rate: int = STT_SAMPLE_RATE) -> None:
-    """Refuse audio whose loudest moment stays under the threshold.
-
-    The loudest frame, not the average, decides: one short word in a long quiet recording is speech,
-    yet its average level can be as low as line noise.
-    """
-    level = peak_frame_dbfs(samples, sample_rate)
-    if level < threshold_dbfs:
-        shown = "-inf" if math.isinf(level) else f"{level:.1f}"
-        raise AudioRejected(
-            ErrorCode.audio_silent,
-            f"the audio is silent (loudest frame {shown} dBFS < {threshold_dbfs:g} dBFS)",
-        )
-
-
-EncodedFormat = Literal["wav", "ogg", "mp3"]
-MEDIA_TYPES: dict[str, str] = {"wav": "audio/wav", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
-
-
-def encode_audio(samples: np.ndarray, sample_rate: int, fmt: EncodedFormat = "wav") -> bytes:
-    """Encode float32 mono samples: 16-bit WAV, MP3 (in-process via libsndfile) or Ogg Opus.
-
-    Ogg carries Opus (what browsers' MediaRecorder produces, and the best speech codec at low
-    bitrates) through ffmpeg: Opus only takes 8/12/16/24/48 kHz, TTS voices run at others (Piper:
-    22.05 kHz), and ffmpeg resamples on the way.
-    """
-    mono = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
-    if fmt == "ogg":
-        return _run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(sample_rate), "-ac", "1",
-             "-i", "pipe:0", "-c:a", "libopus", "-b:a", "48k", "-f", "ogg", "pipe:1"],
-            stdin=mono.astype("<f4").tobytes(),
-        )  # fmt: skip
-    buffer = BytesIO()
-    if fmt == "wav":
-        sf.write(buffer, mono, sample_rate, format="WAV", subtype="PCM_16")
-    elif fmt == "mp3":
-        sf.write(buffer, mono, sample_rate, format="MP3", subtype="MPEG_LAYER_III")
-    else:
-        raise ValueError(f"unsupported output format {fmt!r} (wav, ogg, mp3)")
-    return buffer.getvalue()
+    return AudioInfo(
+        format=fmt,
+        duration_s=duration,
+        sample_rate=info.samplerate,
+        channels=info.channels,
+        codec=info.subtype,
+    )
