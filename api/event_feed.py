@@ -15,7 +15,9 @@ from sse_starlette import ServerSentEvent
 from pipelines.events import NO_VERSION, decode_id, job_stream
 from schemas.events import FINAL_EVENTS, EventType
 
-BLOCK_SLICE_S = 5.0  # the longest single XREAD: bounds how late a stream notices its deadline
+# The longest single XREAD: well under the client's socket timeout, and it bounds how late a
+# reader notices its deadline.
+BLOCK_SLICE_S = 2.0
 BATCH = 100
 
 
@@ -27,15 +29,14 @@ async def last_entry_id(client: aioredis.Redis, key: str) -> str:
 
 async def wait_for_change(client: aioredis.Redis, job_id: str, since: str, timeout_s: float) -> str | None:
     """Block until the job's log has an entry after ``since``; its newest id, or None at the deadline."""
-    if timeout_s <= 0:
-        return None
-    found: Any = await client.xread(
-        {job_stream(job_id): since}, block=max(1, int(timeout_s * 1000)), count=BATCH
-    )
-    if not found:
-        return None
-    _, entries = found[0]
-    return decode_id(entries[-1][0])
+    deadline = time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        block_ms = max(1, int(min(remaining, BLOCK_SLICE_S) * 1000))
+        found: Any = await client.xread({job_stream(job_id): since}, block=block_ms, count=BATCH)
+        if found:
+            _, entries = found[0]
+            return decode_id(entries[-1][0])
+    return None
 
 
 async def replay(client: aioredis.Redis, key: str, *, after: str) -> list[ServerSentEvent]:

@@ -31,7 +31,7 @@ import httpx
 import redis
 import typer
 
-from bench.floor import InProcessFloor
+from bench.floor import InProcessFloor, TurnTiming
 from bench.instant_worker import HOP_DONE_KEY, HOP_QUEUES
 from bench.live_clients import (
     Observed,
@@ -44,6 +44,7 @@ from bench.live_clients import (
 )
 from pipelines.celery_app import make_celery
 from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.stages.llm import stable_seed
 from tools.spoken import spoken_wav
 from tools.stack import Stack
 
@@ -67,15 +68,19 @@ def new_session(client: httpx.Client) -> str:
 
 def pipeline_turn(
     client: httpx.Client, observe: Callable[[httpx.Client, str, float], Observed], *, audio: bytes | None
-) -> Observed:
+) -> tuple[str, Observed]:
     session = new_session(client)
     started = time.perf_counter()
     job_id = submit(client, session, text=None if audio else QUESTION, audio=audio)
-    return observe(client, job_id, started)
+    return job_id, observe(client, job_id, started)
 
 
 def measure_models(turns: int, warmup: int) -> dict[str, Any]:
-    """Sections 1, 2 and the delivery delays: the real models, floor against pipeline."""
+    """Sections 1, 2 and the delivery delays: the real models, floor against pipeline.
+
+    Each pipeline turn is paired with a floor turn right after it that uses the job's own seed, so
+    both write the same reply (replies differ a lot in length from seed to seed) on the same machine.
+    """
     settings = Settings(**{k.removeprefix("VTUBER_").lower(): v for k, v in BENCH_ENV.items()})  # type: ignore[arg-type]
     stack = Stack(run_dir=Path(tempfile.mkdtemp(prefix="vtuber-bench-live-")), env=BENCH_ENV)
     stack.start()
@@ -83,46 +88,48 @@ def measure_models(turns: int, warmup: int) -> dict[str, Any]:
     spoken = spoken_wav(QUESTION)
     floor = InProcessFloor(settings, settings.default_persona)
     observers = {"sse": observe_sse, "poll_10ms": observe_polling, "long_poll": observe_long_poll}
-    results: dict[str, dict[str, list[Observed]]] = {"text": {}, "audio": {}}
-    floors: dict[str, list[Any]] = {"text": [], "audio": []}
+    pairs: dict[str, dict[str, list[tuple[Observed, TurnTiming]]]] = {"text": {}, "audio": {}}
     try:
         with httpx.Client(base_url=stack.api_url, timeout=60) as client:
             for kind, audio in (("text", None), ("audio", spoken)):
                 for round_ in range(warmup + turns):
-                    timing = floor.turn(text=QUESTION if audio is None else None, audio=audio)
-                    seen = {name: pipeline_turn(client, fn, audio=audio) for name, fn in observers.items()}
-                    if round_ < warmup:
-                        continue
-                    floors[kind].append(timing)
-                    for name, value in seen.items():
-                        results[kind].setdefault(name, []).append(value)
-                    print(
-                        f"  {kind} turn {round_ - warmup + 1}/{turns}: floor {timing.first_audio_s:.3f} s, "
-                        + ", ".join(f"{n} {o.first_audio_s:.3f} s" for n, o in seen.items()),
-                        flush=True,
-                    )
+                    line = []
+                    for name, observe in observers.items():
+                        job_id, observed = pipeline_turn(client, observe, audio=audio)
+                        timing = floor.turn(
+                            text=None if audio else QUESTION, audio=audio, seed=stable_seed(job_id)
+                        )
+                        line.append(f"{name} {observed.first_audio_s:.3f}/floor {timing.first_audio_s:.3f}")
+                        if round_ >= warmup:
+                            pairs[kind].setdefault(name, []).append((observed, timing))
+                    print(f"  {kind} round {round_ + 1 - warmup}/{turns}: " + ", ".join(line), flush=True)
     finally:
         stack.stop_all()
     report: dict[str, Any] = {}
     for kind in ("text", "audio"):
-        floor_first = [t.first_audio_s for t in floors[kind]]
+        floors = [timing for observed in pairs[kind].values() for _, timing in observed]
         report[kind] = {
             "floor": {
-                "first_audio_s": summary(floor_first),
-                "end_s": summary([t.end_s for t in floors[kind]]),
-                "reply_time_per_audio_s": statistics.median(t.reply_time_per_audio_s for t in floors[kind]),
+                "first_audio_s": summary([t.first_audio_s for t in floors]),
+                "end_s": summary([t.end_s for t in floors]),
+                "reply_time_per_audio_s": statistics.median(t.reply_time_per_audio_s for t in floors),
             }
         }
-        for name, observed in results[kind].items():
-            first = [o.first_audio_s for o in observed]
+        for name, paired in pairs[kind].items():
+            seen = [o for o, _ in paired]
             report[kind][name] = {
-                "first_audio_s": summary(first),
-                "end_s": summary([o.end_s for o in observed]),
-                "reply_time_per_audio_s": statistics.median(o.reply_time_per_audio_s for o in observed),
-                "first_audio_minus_floor_s": statistics.median(first) - statistics.median(floor_first),
+                "first_audio_s": summary([o.first_audio_s for o in seen]),
+                "end_s": summary([o.end_s for o in seen]),
+                "reply_time_per_audio_s": statistics.median(o.reply_time_per_audio_s for o in seen),
+                "first_audio_minus_floor_s": statistics.median(
+                    o.first_audio_s - t.first_audio_s for o, t in paired
+                ),
+                "reply_time_per_audio_minus_floor_s": statistics.median(
+                    o.reply_time_per_audio_s - t.reply_time_per_audio_s for o, t in paired
+                ),
             }
     delivery = {
-        name: [d for kind in ("text", "audio") for o in results[kind][name] for d in o.delivery_s]
+        name: [d for kind in ("text", "audio") for o, _ in pairs[kind][name] for d in o.delivery_s]
         for name in ("sse", "long_poll")
     }
     report["delivery_ms"] = {

@@ -41,7 +41,10 @@ class InProcessFloor:
         self.chat = LocalLlamaChat(settings)
         self.tts = PiperSynthesizer(settings)
 
-    def turn(self, *, text: str | None = None, audio: bytes | None = None) -> TurnTiming:
+    def turn(
+        self, *, text: str | None = None, audio: bytes | None = None, seed: int | None = None
+    ) -> TurnTiming:
+        """One turn; ``seed`` (a pipeline job's) makes the model write the same reply as that job."""
         started = time.perf_counter()
         if audio is not None:
             samples = decode_to_16k_mono(audio)
@@ -74,7 +77,7 @@ class InProcessFloor:
             messages,
             max_tokens=self.settings.llm_max_tokens,
             temperature=self.settings.llm_temperature,
-            seed=stable_seed(uuid.uuid4().hex),
+            seed=seed if seed is not None else stable_seed(uuid.uuid4().hex),
         )
         cut = False
         try:

@@ -6,12 +6,14 @@ of a job's log finds MongoDB at least as new as ``V``: the last entry id is the 
 """
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
 from pipelines.jobs import utcnow
-from schemas.events import EventType, JobEvent
+from schemas.events import FINAL_EVENTS, EventType, JobEvent
 
 NO_VERSION = "0-0"  # the version of a job whose log is gone (expired) or was never written
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # what a client may send back as a version
@@ -53,6 +55,24 @@ class EventLog:
         return self.append(
             JobEvent(type=type_, job_id=job["_id"], session_id=job["session_id"], at=utcnow(), **fields)
         )
+
+    def wait_for(self, job_id: str, after: str, wanted: Callable[[JobEvent], bool], timeout_s: float) -> bool:
+        """Block until an event after entry ``after`` of the job's log satisfies ``wanted`` (True),
+        the job ends, or ``timeout_s`` passes (False)."""
+        deadline = time.monotonic() + timeout_s
+        cursor = after
+        while (remaining := deadline - time.monotonic()) > 0:
+            block_ms = max(1, int(min(remaining, 2.0) * 1000))
+            found: Any = self.client.xread({job_stream(job_id): cursor}, block=block_ms, count=100)
+            for _, entries in found or []:
+                for entry_id, fields in entries:
+                    cursor = decode_id(entry_id)
+                    event = JobEvent.model_validate_json(fields[b"data"])
+                    if wanted(event):
+                        return True
+                    if event.type in FINAL_EVENTS:
+                        return False
+        return False
 
     def version(self, job_id: str) -> str:
         """The job's current version: its log's last entry id (NO_VERSION without a log)."""

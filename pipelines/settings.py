@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="Stop the reply after this many sentences (0 = no limit); live chat stays short.",
     )
     llm_repeat_penalty: float = 1.1
+    llm_first_audio_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="After the first sentence the LLM waits (at most this long) until its audio is "
+        "stored, so the voice the viewer waits for runs alone on shared cores (0 = never wait: the "
+        "LLM and the voice run on separate hardware).",
+    )
     llm_local_nice: int = Field(
         default=10,
         ge=0,

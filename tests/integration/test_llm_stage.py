@@ -4,6 +4,8 @@ The model is scripted (the real models are covered by their own tests and the e2
 cases are exact: streaming dispatch order, the sentence limit, streaming off, and redelivery.
 """
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +13,10 @@ import pytest
 
 from pipelines import jobs, segments
 from pipelines.backends import ChatMessage
+from pipelines.job_views import segment_out
 from pipelines.stages.context import StageContext
 from pipelines.stages.llm import generate_reply
+from schemas.events import EventType
 
 REPLY = "[happy] [wave] Hi there! Welcome to the stream. [surprised] Wow, so many people. Let's play. Ready?"
 
@@ -39,6 +43,8 @@ class ScriptedChat:
 
 @pytest.fixture
 def context(stage_context: StageContext) -> StageContext:
+    # No voice runs here: by default the stage would wait for the first sentence's audio.
+    stage_context.settings = stage_context.settings.model_copy(update={"llm_first_audio_wait_s": 0})
     return stage_context
 
 
@@ -118,3 +124,38 @@ def test_empty_reply_fails_clearly(context: StageContext) -> None:
     with pytest.raises(StageError) as failure:
         generate_reply(context, ScriptedChat("[happy]   "), text_job(context))
     assert failure.value.code == "llm_failed"
+
+
+def test_after_the_first_sentence_the_model_waits_for_its_audio(context: StageContext) -> None:
+    """The pause lasts until segment 0's audio is announced, not its whole allowance."""
+    context.settings = context.settings.model_copy(update={"llm_first_audio_wait_s": 5.0})
+    job_id = text_job(context)
+    chat = ScriptedChat(REPLY)
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None
+
+    def voice_the_first_sentence() -> None:
+        while not synthesized(context):
+            time.sleep(0.01)
+        time.sleep(0.3)
+        segment = segments.get_segment(context.storage, job_id, 1, 0)
+        assert segment is not None
+        context.events.emit(
+            EventType.segment_audio_ready, job, attempt=1, segment=segment_out(context.settings, segment)
+        )
+
+    voice = threading.Thread(target=voice_the_first_sentence)
+    started = time.monotonic()
+    voice.start()
+    generate_reply(context, chat, job_id)
+    voice.join()
+    elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 3.0, elapsed  # waited for the audio, and no longer
+    assert len(synthesized(context)) >= 2
+
+
+def test_without_the_first_audio_the_model_goes_on_after_its_allowance(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_first_audio_wait_s": 0.5})
+    started = time.monotonic()
+    generate_reply(context, ScriptedChat(REPLY), text_job(context))
+    assert 0.5 <= time.monotonic() - started < 2.5

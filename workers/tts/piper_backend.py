@@ -4,8 +4,11 @@ Piper has no emotion control, so emotion becomes prosody: speaking rate (length_
 the voice and rhythm vary (noise_scale, noise_w_scale) and the pause between sentences.
 """
 
+import contextlib
+import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
@@ -100,10 +103,35 @@ class PiperSynthesizer:
         if spec not in self._voices:
             try:
                 path = piper_voice_file(spec)
-                self._voices[spec] = PiperVoice.load(path, include_alignments=True)
+                self._voices[spec] = load_voice(path)
             except Exception as exc:  # missing file, bad config, corrupt model: all a setup problem
                 raise StageError(ErrorCode.tts_failed, f"cannot load Piper voice {spec!r}: {exc}") from exc
         return self._voices[spec]
+
+
+def load_voice(path: Path) -> PiperVoice:
+    """The voice as ``PiperVoice.load(path, include_alignments=True)`` builds it, except that
+    onnxruntime's threads sleep between runs instead of spinning.
+
+    Spinning threads keep a core busy for a while after every sentence; beside llama.cpp, MongoDB
+    and the workers on two cores that took the CPU the next steps of the first audio need.
+    """
+    import onnx
+    import onnxruntime
+    from piper.config import PiperConfig
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(path))
+    with contextlib.suppress(ValueError):  # already patched: the alignment output exists
+        add_alignment_output(model)
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 
 def _timings(counts: list[tuple[str, int]], rate: int) -> list[PhonemeTiming]:
