@@ -6,11 +6,9 @@ that one, bumps the batch's counters, so redelivered tasks never double-count pr
 
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from pipelines.jobs import new_id, utcnow
 from pipelines.stages.context import StageContext
-from pipelines.storage import Storage
+from pipelines.storage import Storage, update_and_read
 from schemas.batches import BatchOptions, BatchStatus, FileStatus
 from schemas.errors import ErrorCode
 
@@ -66,10 +64,10 @@ def create_batch(
 def start_file(storage: Storage, batch_id: str, index: int) -> dict[str, Any] | None:
     """Mark a file running; None when it already finished (a redelivery)."""
     now = utcnow()
-    doc = storage.batch_files.find_one_and_update(
+    doc = update_and_read(
+        storage.batch_files,
         {"_id": file_id(batch_id, index), "status": {"$in": OPEN_FILE}},
         {"$set": {"status": FileStatus.running.value, "started_at": now}},
-        return_document=ReturnDocument.AFTER,
     )
     if doc is not None:
         storage.batches.update_one(
@@ -90,10 +88,8 @@ def finish_file(
     if result.modified_count != 1:
         return
     counter = "files_failed" if failed else "files_done"
-    batch = ctx.storage.batches.find_one_and_update(
-        {"_id": batch_id},
-        {"$inc": {counter: 1}, "$set": {"updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
+    batch = update_and_read(
+        ctx.storage.batches, {"_id": batch_id}, {"$inc": {counter: 1}, "$set": {"updated_at": utcnow()}}
     )
     if batch and batch["files_done"] + batch["files_failed"] >= batch["files_total"]:
         final = BatchStatus.failed if batch["files_done"] == 0 else BatchStatus.completed

@@ -8,9 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
-
-from pipelines.storage import Storage
+from pipelines.storage import Storage, update_and_read
 from schemas.errors import ErrorCode
 from schemas.jobs import JobStatus, Stage
 
@@ -68,7 +66,8 @@ def get_job(storage: Storage, job_id: str) -> dict[str, Any] | None:
 def begin_stage(storage: Storage, job_id: str, stage: Stage) -> dict[str, Any] | None:
     """Mark the job running in ``stage``; None when the job is unknown or already finished."""
     now = utcnow()
-    return storage.jobs.find_one_and_update(
+    return update_and_read(
+        storage.jobs,
         {"_id": job_id, "status": {"$in": ACTIVE}},
         {
             "$set": {
@@ -78,7 +77,6 @@ def begin_stage(storage: Storage, job_id: str, stage: Stage) -> dict[str, Any] |
                 f"timings.{stage.value}.started_at": now,
             }
         },
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -104,7 +102,8 @@ def fail_job(
     storage: Storage, job_id: str, *, code: ErrorCode, message: str, stage: Stage | None
 ) -> dict[str, Any] | None:
     """Fail an active job: the failed document, or None when it had already finished (first wins)."""
-    return storage.jobs.find_one_and_update(
+    return update_and_read(
+        storage.jobs,
         {"_id": job_id, "status": {"$in": ACTIVE}},
         {
             "$set": {
@@ -113,7 +112,6 @@ def fail_job(
                 "updated_at": utcnow(),
             }
         },
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -143,10 +141,10 @@ def mark_segment_encoded(storage: Storage, job_id: str, attempt: int, index: int
 def _add_segment(
     storage: Storage, job_id: str, attempt: int, index: int, field: str
 ) -> dict[str, Any] | None:
-    return storage.jobs.find_one_and_update(
+    return update_and_read(
+        storage.jobs,
         {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
         {"$addToSet": {field: index}},
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -155,7 +153,8 @@ def finish_reply(
 ) -> dict[str, Any] | None:
     """Make the reply final (fenced by the attempt); the job after it, None for a stale attempt."""
     now = utcnow()
-    return storage.jobs.find_one_and_update(
+    return update_and_read(
+        storage.jobs,
         {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
         {
             "$set": {
@@ -167,7 +166,6 @@ def finish_reply(
                 f"timings.{Stage.llm.value}.seconds": round(seconds, 4),
             }
         },
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -184,10 +182,10 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
     total = job.get("segments_total") or 0
     if any(len(job.get(field) or []) < total for field in SEGMENT_SETS):
         return None
-    return storage.jobs.find_one_and_update(
+    return update_and_read(
+        storage.jobs,
         {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
         {"$set": {"status": JobStatus.completed.value, "stage": None, "updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -195,14 +193,20 @@ def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:
     """Start a new LLM attempt unless the reply is already final (then None: nothing to redo).
 
     The attempt number lets segments from a reply interrupted by a dead worker be told apart from
-    the fresh reply, which is generated again from the start.
+    the fresh reply, which is generated again from the start. Compare-and-set on the number: of
+    two deliveries racing for the same attempt one wins, the other gets None and stops.
     """
+    open_reply = {"_id": job_id, "status": {"$in": ACTIVE}, "reply.done": {"$ne": True}}
+    current = storage.jobs.find_one(open_reply, {"llm_attempt": 1})
+    if current is None:
+        return None
     now = utcnow()
-    return storage.jobs.find_one_and_update(
-        {"_id": job_id, "status": {"$in": ACTIVE}, "reply.done": {"$ne": True}},
+    return update_and_read(
+        storage.jobs,
+        {**open_reply, "llm_attempt": current["llm_attempt"]},
         {
-            "$inc": {"llm_attempt": 1},
             "$set": {
+                "llm_attempt": int(current["llm_attempt"]) + 1,
                 "status": JobStatus.running.value,
                 "stage": Stage.llm.value,
                 "reply": {"text": "", "emotion": "neutral", "motions": [], "done": False},
@@ -213,5 +217,4 @@ def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:
                 f"timings.{Stage.llm.value}.started_at": now,
             },
         },
-        return_document=ReturnDocument.AFTER,
     )

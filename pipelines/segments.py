@@ -7,10 +7,8 @@ attempt's segments; tasks still in flight for it find their segment gone and sto
 
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from pipelines.jobs import ACTIVE, utcnow
-from pipelines.storage import Storage
+from pipelines.storage import Storage, update_and_read
 
 
 def segment_id(job_id: str, attempt: int, index: int) -> str:
@@ -30,7 +28,8 @@ def put_segment(
     previous_emotion: str | None = None,
 ) -> dict[str, Any]:
     """Store the segment's text (its audio and track come later); the stored document."""
-    doc: dict[str, Any] | None = storage.segments.find_one_and_update(
+    doc = update_and_read(
+        storage.segments,
         {"_id": segment_id(job_id, attempt, index)},
         {
             "$set": {
@@ -50,7 +49,6 @@ def put_segment(
             },
         },
         upsert=True,
-        return_document=ReturnDocument.AFTER,
     )
     assert doc is not None  # an upsert always returns the document
     return doc
@@ -72,11 +70,7 @@ def active_segment(
 def update_segment(
     storage: Storage, job_id: str, attempt: int, index: int, fields: dict[str, Any]
 ) -> dict[str, Any] | None:
-    return storage.segments.find_one_and_update(
-        {"_id": segment_id(job_id, attempt, index)},
-        {"$set": fields},
-        return_document=ReturnDocument.AFTER,
-    )
+    return update_and_read(storage.segments, {"_id": segment_id(job_id, attempt, index)}, {"$set": fields})
 
 
 def list_segments(storage: Storage, job_id: str, attempt: int) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -52,15 +53,19 @@ class Storage:
         self.sessions.create_index([("created_at", DESCENDING)])
         self.batch_files.create_index([("batch_id", ASCENDING), ("index", ASCENDING)], unique=True)
         self.feedback.create_index([("job_id", ASCENDING)])
+        # GridFS's own indexes (the spec's), made here so uploads need not check for them.
+        self.db[f"{AUDIO_BUCKET}.files"].create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        self.db[f"{AUDIO_BUCKET}.chunks"].create_index(
+            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
+        )
 
     def ping(self) -> None:
         self.client.admin.command("ping")
 
     # --- audio blobs ------------------------------------------------------------------------------
     def put_audio(self, data: bytes, *, filename: str, content_type: str, metadata: dict[str, Any]) -> str:
-        file_id = self.audio.upload_from_stream(
-            filename, data, metadata={**metadata, "content_type": content_type}
-        )
+        file_id = ObjectId()
+        self._upload(file_id, filename, data, {**metadata, "content_type": content_type})
         return str(file_id)
 
     def replace_audio(
@@ -73,12 +78,24 @@ class Storage:
         file_id = name_object_id(filename)
         metadata = {**metadata, "content_type": content_type}
         try:
-            self.audio.upload_from_stream_with_id(file_id, filename, data, metadata=metadata)
+            self._upload(file_id, filename, data, metadata)
         except (DuplicateKeyError, gridfs.errors.FileExists):
             with contextlib.suppress(gridfs.errors.NoFile):
                 self.audio.delete(file_id)
-            self.audio.upload_from_stream_with_id(file_id, filename, data, metadata=metadata)
+            self._upload(file_id, filename, data, metadata)
         return str(file_id)
+
+    def _upload(self, file_id: ObjectId, filename: str, data: bytes, metadata: dict[str, Any]) -> None:
+        """GridFS upload without pymongo's per-upload index check.
+
+        Before its first chunk, every upload checks the bucket's indexes with ``find_one({})`` on
+        both collections; the embedded MongoDB-protocol server answers that by scanning the whole
+        collection (0.09 s at 1,200 stored clips, growing with every turn). ``ensure_indexes``
+        creates the same indexes once at start-up, so the check is skipped.
+        """
+        with self.audio.open_upload_stream_with_id(file_id, filename, metadata=metadata) as stream:
+            object.__setattr__(stream, "_ensured_index", True)  # pymongo's flag for "already checked"
+            stream.write(data)
 
     def link_audio_copy(self, audio_id: str, fmt: str, copy_id: str) -> None:
         """Record on a stored file that another format of it exists (``?format=`` finds it)."""
@@ -136,3 +153,23 @@ def parse_object_id(value: str) -> ObjectId | None:
 def name_object_id(name: str) -> ObjectId:
     """A stable ObjectId for a deterministic file name (12 bytes of its SHA-256)."""
     return ObjectId(hashlib.sha256(name.encode()).digest()[:12])
+
+
+def update_and_read(
+    collection: Collection, query: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
+) -> dict[str, Any] | None:
+    """Apply one atomic update, then read the document back; None when ``query`` matched nothing.
+
+    Used instead of ``find_one_and_update``, which the embedded MongoDB-protocol server answers by
+    scanning the collection (measured: 2 ms on an empty one, 22 ms at 1,600 documents, so every
+    turn got slower as history grew), while ``update_one`` and a find by ``_id`` stay at about a
+    millisecond. Callers rely only on their own update having happened: a matched ``query`` is
+    what makes a caller the one that changed the document (its conditions are the fence), and the
+    read shows that change plus any that landed after it.
+    """
+    result = collection.update_one(query, update, upsert=upsert)
+    if result.matched_count == 0 and result.upserted_id is None:
+        return None
+    key = result.upserted_id if result.upserted_id is not None else query["_id"]
+    found: dict[str, Any] | None = collection.find_one({"_id": key})
+    return found
