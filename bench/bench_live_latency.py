@@ -1,6 +1,6 @@
 """Live-turn latency: the pipeline against the in-process floor, everything measured in one run.
 
-    python -m bench.bench_live_latency [--turns 8] [--instant-turns 200] [--sustained 600]
+    python -m bench.bench_live_latency [--turns 8] [--instant-turns 200] [--sustained 300]
 
 1. The floor: Whisper, the LLM and Piper called in this process, one after another (bench/floor.py).
 2. The pipeline through the API on the embedded stack (same models, same settings), seen by an SSE
@@ -142,7 +142,9 @@ def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: floa
     """Section 3 and the poll throughput: instant stages, so only the orchestration takes time."""
     stack = Stack(
         run_dir=Path(tempfile.mkdtemp(prefix="vtuber-bench-instant-")),
-        env={**BENCH_ENV, "VTUBER_MONGO_DB": "bench_instant"},
+        # No pause after the first sentence: it exists so real models do not fight over cores,
+        # and instant stages use none.
+        env={**BENCH_ENV, "VTUBER_MONGO_DB": "bench_instant", "VTUBER_LLM_FIRST_AUDIO_WAIT_S": "0"},
         celery_app="bench.instant_worker:app",
     )
     stack.start()
@@ -246,7 +248,7 @@ def main(
     turns: int = typer.Option(8, help="measured turns per kind, after warm-up"),
     warmup: int = 2,
     instant_turns: int = 200,
-    sustained: int = 600,
+    sustained: int = 300,
     poll_seconds: float = 10.0,
     write_docs: bool = True,
 ) -> None:

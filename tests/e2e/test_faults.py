@@ -96,8 +96,9 @@ def test_llm_worker_killed_mid_task_job_still_completes(
 
 
 def test_queued_job_survives_a_redis_restart(api: httpx.Client, session_id: str, stack: Stack) -> None:
-    llm_worker = next(name for name in stack.processes if name.startswith("worker-llm"))
-    stack.stop(llm_worker)  # nobody consumes llm: the job waits in Redis
+    for name, process in list(stack.processes.items()):
+        if name.startswith("worker-llm") and process.poll() is None:
+            stack.stop(name)  # nobody consumes llm: the job waits in Redis
     job_id = api.post(f"/v1/sessions/{session_id}/utterances", json={"text": "Still there?"}).json()["job_id"]
     time.sleep(1.5)  # past the append-only file's one-second fsync
     stack.stop("redis")

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -57,9 +57,16 @@ def run_stage(
         record_failure(ErrorCode.stage_timeout, f"{task.name} exceeded its time limit")
     except INFRASTRUCTURE_ERRORS as exc:
         log.warning("%s: dependency unavailable (%r), retrying", task.name, exc)
-        raise task.retry(
-            exc=exc, countdown=backoff_seconds(task.request.retries), max_retries=INFRASTRUCTURE_MAX_RETRIES
-        ) from exc
+        try:
+            raise task.retry(
+                exc=exc,
+                countdown=backoff_seconds(task.request.retries),
+                max_retries=INFRASTRUCTURE_MAX_RETRIES,
+            ) from exc
+        except Reject as unsent:
+            # Celery turns a retry it could not send (the broker is the dependency that is down)
+            # into a rejection that drops the message; give it back to the queue instead.
+            raise Reject(exc, requeue=True) from unsent
     except Exception as exc:
         log.exception("%s crashed", task.name)
         record_failure(ErrorCode.internal_error, f"{type(exc).__name__}: {exc}")
