@@ -102,7 +102,8 @@ def measure_models(turns: int, warmup: int) -> dict[str, Any]:
                         line.append(f"{name} {observed.first_audio_s:.3f}/floor {timing.first_audio_s:.3f}")
                         if round_ >= warmup:
                             pairs[kind].setdefault(name, []).append((observed, timing))
-                    print(f"  {kind} round {round_ + 1 - warmup}/{turns}: " + ", ".join(line), flush=True)
+                    label = "warm-up" if round_ < warmup else f"round {round_ + 1 - warmup}/{turns}"
+                    print(f"  {kind} {label}: " + ", ".join(line), flush=True)
     finally:
         stack.stop_all()
     report: dict[str, Any] = {}
