@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.job_view_cache import JobViewCache
+from api.known_sessions import KnownSessions
 from api.metrics import install_metrics
 from api.routes import (
     audio,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dispatcher=Dispatcher(celery, router),
             events=EventLog(client, ttl_s=config.events_ttl_s),
             views=JobViewCache(),
+            sessions=KnownSessions(),
         )
         yield
         storage.close()

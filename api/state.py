@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 
 from api.job_view_cache import JobViewCache
+from api.known_sessions import KnownSessions
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.settings import Settings
@@ -25,3 +26,4 @@ class ApiState:
     dispatcher: Dispatcher
     events: EventLog
     views: JobViewCache
+    sessions: KnownSessions

@@ -24,6 +24,7 @@ class StoredAudio:
     content_type: str
     length: int
     metadata: dict[str, Any]
+    filename: str = ""
 
 
 class Storage:
@@ -97,13 +98,14 @@ class Storage:
             object.__setattr__(stream, "_ensured_index", True)  # pymongo's flag for "already checked"
             stream.write(data)
 
-    def link_audio_copy(self, audio_id: str, fmt: str, copy_id: str) -> None:
-        """Record on a stored file that another format of it exists (``?format=`` finds it)."""
-        oid = parse_object_id(audio_id)
-        if oid is not None:
-            self.db[f"{AUDIO_BUCKET}.files"].update_one(
-                {"_id": oid}, {"$set": {f"metadata.{fmt}_id": copy_id}}
-            )
+    def copy_in_format(self, info: "StoredAudio", fmt: str) -> "StoredAudio | None":
+        """Another format of a stored file: linked in its metadata (``<fmt>_id``), or stored under
+        the same deterministic name with the other extension (how the tts stage stores copies)."""
+        linked = info.metadata.get(f"{fmt}_id")
+        if linked:
+            return self.audio_info(str(linked))
+        stem, dot, _ = info.filename.rpartition(".")
+        return self.audio_info(str(name_object_id(f"{stem}.{fmt}"))) if dot else None
 
     def audio_info(self, audio_id: str) -> StoredAudio | None:
         oid = parse_object_id(audio_id)
@@ -118,6 +120,7 @@ class Storage:
             content_type=str(metadata.get("content_type", "application/octet-stream")),
             length=int(doc["length"]),
             metadata=metadata,
+            filename=str(doc.get("filename") or ""),
         )
 
     def read_audio(self, audio_id: str) -> bytes:

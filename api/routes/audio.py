@@ -20,8 +20,7 @@ def get_audio(audio_id: str, storage: StorageDep, format: str | None = None) -> 
     if info is None:
         raise ApiError(ErrorCode.not_found, f"audio {audio_id} not found")
     if format and format != info.metadata.get("format"):
-        alternate = info.metadata.get(f"{format}_id")
-        info = storage.audio_info(alternate) if alternate else None
+        info = storage.copy_in_format(info, format)
         if info is None:
             raise ApiError(ErrorCode.not_found, f"audio {audio_id} has no {format} copy")
     stream = storage.open_audio(info.id)

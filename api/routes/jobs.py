@@ -49,7 +49,7 @@ UTTERANCE_BODY = {
 )
 async def submit_utterance(session_id: str, request: Request, state: State) -> JobAccepted:
     """Accept a viewer's utterance: JSON ``{"text": ...}`` or multipart with an ``audio`` file."""
-    session = await run_in_threadpool(state.storage.sessions.find_one, {"_id": session_id})
+    session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
     if session is None:
         raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
     content_type = request.headers.get("content-type", "")

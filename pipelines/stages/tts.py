@@ -76,7 +76,7 @@ def synthesize_segment(
         )
     ctx.dispatcher.animate(job_id, attempt, index)
     if speech is not None:
-        store_browser_copy(ctx, speech, segment["audio_id"], job_id, attempt, index, tts.name)
+        store_browser_copy(ctx, speech, job_id, attempt, index, tts.name)
     latest = mark_segment_encoded(ctx.storage, job_id, attempt, index)
     if latest is not None:
         complete_if_done(ctx, latest)
@@ -85,15 +85,15 @@ def synthesize_segment(
 def store_browser_copy(
     ctx: StageContext,
     speech: SynthesizedSpeech,
-    wav_id: str,
     job_id: str,
     attempt: int,
     index: int,
     backend: str,
 ) -> None:
-    """The ogg/opus copy for browsers; without it clients play the wav, so a failure only logs."""
+    """The ogg/opus copy for browsers, stored under the wav's name with .ogg (``?format=ogg`` finds
+    it by that name); without it clients play the wav, so a failure only logs."""
     try:
-        ogg_id = ctx.storage.replace_audio(
+        ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "ogg"),
             filename=f"{audio_name(job_id, attempt, index)}.ogg",
             content_type="audio/ogg",
@@ -101,8 +101,6 @@ def store_browser_copy(
         )
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("no ogg copy of %s segment %d: %r", job_id, index, exc)
-        return
-    ctx.storage.link_audio_copy(wav_id, "ogg", ogg_id)
 
 
 def audio_name(job_id: str, attempt: int, index: int) -> str:

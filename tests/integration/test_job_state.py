@@ -92,3 +92,12 @@ def test_audio_replace_keeps_one_copy(storage: Storage) -> None:
     info = storage.audio_info(second)
     assert info is not None and info.content_type == "audio/wav" and info.length == 20
     assert storage.audio_info("not-an-id") is None
+
+
+def test_a_copy_in_another_format_is_found_by_its_name(storage: Storage) -> None:
+    wav = storage.replace_audio(b"w" * 8, filename="tts/j/1/0.wav", content_type="audio/wav", metadata={})
+    info = storage.audio_info(wav)
+    assert info is not None and storage.copy_in_format(info, "ogg") is None  # not encoded yet
+    ogg = storage.replace_audio(b"o" * 4, filename="tts/j/1/0.ogg", content_type="audio/ogg", metadata={})
+    copy = storage.copy_in_format(info, "ogg")
+    assert copy is not None and copy.id == ogg and copy.content_type == "audio/ogg"
