@@ -27,31 +27,26 @@ def put_segment(
     final: bool = False,
     previous_emotion: str | None = None,
 ) -> dict[str, Any]:
-    """Store the segment's text (its audio and track come later); the stored document."""
-    doc = update_and_read(
-        storage.segments,
+    """Store the segment's text (its audio and track come later); its text fields as stored.
+
+    No read-back: this sits between the sentence closing and its synthesis being sent, and the
+    caller only announces the text it just wrote.
+    """
+    text_fields = {
+        "text": text,
+        "emotion": emotion,
+        "motions": motions,
+        "final": final,
+        # The segment before's emotion: expressions blend from it without another read.
+        "previous_emotion": previous_emotion,
+    }
+    placement = {"job_id": job_id, "attempt": attempt, "index": index}
+    storage.segments.update_one(
         {"_id": segment_id(job_id, attempt, index)},
-        {
-            "$set": {
-                "text": text,
-                "emotion": emotion,
-                "motions": motions,
-                "final": final,
-                # The segment before's emotion: expressions blend from it without another read.
-                "previous_emotion": previous_emotion,
-            },
-            "$setOnInsert": {
-                "job_id": job_id,
-                "attempt": attempt,
-                "index": index,
-                "ready": False,
-                "created_at": utcnow(),
-            },
-        },
+        {"$set": text_fields, "$setOnInsert": {**placement, "ready": False, "created_at": utcnow()}},
         upsert=True,
     )
-    assert doc is not None  # an upsert always returns the document
-    return doc
+    return {"_id": segment_id(job_id, attempt, index), **placement, **text_fields}
 
 
 def get_segment(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
@@ -71,6 +66,23 @@ def update_segment(
     storage: Storage, job_id: str, attempt: int, index: int, fields: dict[str, Any]
 ) -> dict[str, Any] | None:
     return update_and_read(storage.segments, {"_id": segment_id(job_id, attempt, index)}, {"$set": fields})
+
+
+def update_known_segment(
+    storage: Storage, segment: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any] | None:
+    """``update_segment`` for a segment the caller has just read: the result is merged here instead
+    of read back (one round trip less on the first audio's path); None when it was dropped."""
+    if storage.segments.update_one({"_id": segment["_id"]}, {"$set": fields}).matched_count == 0:
+        return None
+    merged = dict(segment)
+    for key, value in fields.items():
+        head, _, tail = key.partition(".")
+        if tail:  # "timings.tts": one level of nesting is all the stages write
+            merged[head] = {**(merged.get(head) or {}), tail: value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def list_segments(storage: Storage, job_id: str, attempt: int) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from pipelines.animation.track import build_animation_track
 from pipelines.audio_types import PhonemeTiming
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_ready, utcnow
-from pipelines.segments import active_segment, update_segment
+from pipelines.segments import active_segment, update_known_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.animation import AnimationTrack
@@ -35,11 +35,9 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
         started_at = utcnow()
         started = time.perf_counter()
         track = build_track(ctx, phonemize, segment)
-        updated = update_segment(
+        updated = update_known_segment(
             ctx.storage,
-            job_id,
-            attempt,
-            index,
+            segment,
             {
                 "animation": track.model_dump(mode="json"),
                 "ready": True,

@@ -14,7 +14,7 @@ from pipelines.backends import SpeechSynthesizer
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_encoded, utcnow
 from pipelines.personas import get_persona
-from pipelines.segments import active_segment, update_segment
+from pipelines.segments import active_segment, update_known_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.events import EventType
@@ -46,11 +46,9 @@ def synthesize_segment(
                 "format": "wav",
             },
         )
-        updated = update_segment(
+        updated = update_known_segment(
             ctx.storage,
-            job_id,
-            attempt,
-            index,
+            segment,
             {
                 "audio_id": wav_id,
                 "audio_format": "wav",
