@@ -12,13 +12,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from sse_starlette import ServerSentEvent
 
-from pipelines.events import NO_VERSION, decode_id, job_stream
+from pipelines.events import NO_VERSION, READ_BATCH, READ_SLICE_S, decode_id, job_stream
 from schemas.events import FINAL_EVENTS, EventType
-
-# The longest single XREAD: well under the client's socket timeout, and it bounds how late a
-# reader notices its deadline.
-BLOCK_SLICE_S = 2.0
-BATCH = 100
 
 
 async def last_entry_id(client: aioredis.Redis, key: str) -> str:
@@ -31,8 +26,8 @@ async def wait_for_change(client: aioredis.Redis, job_id: str, since: str, timeo
     """Block until the job's log has an entry after ``since``; its newest id, or None at the deadline."""
     deadline = time.monotonic() + timeout_s
     while (remaining := deadline - time.monotonic()) > 0:
-        block_ms = max(1, int(min(remaining, BLOCK_SLICE_S) * 1000))
-        found: Any = await client.xread({job_stream(job_id): since}, block=block_ms, count=BATCH)
+        block_ms = max(1, int(min(remaining, READ_SLICE_S) * 1000))
+        found: Any = await client.xread({job_stream(job_id): since}, block=block_ms, count=READ_BATCH)
         if found:
             _, entries = found[0]
             return decode_id(entries[-1][0])
@@ -58,8 +53,8 @@ async def follow(
     deadline = time.monotonic() + max_duration_s
     cursor = after
     while (remaining := deadline - time.monotonic()) > 0:
-        block_ms = max(1, int(min(remaining, BLOCK_SLICE_S) * 1000))
-        found: Any = await client.xread({key: cursor}, block=block_ms, count=BATCH)
+        block_ms = max(1, int(min(remaining, READ_SLICE_S) * 1000))
+        found: Any = await client.xread({key: cursor}, block=block_ms, count=READ_BATCH)
         for _, entries in found or []:
             for entry_id, fields in entries:
                 event = to_event(entry_id, fields)

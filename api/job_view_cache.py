@@ -8,9 +8,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from pipelines.events import NO_VERSION
-from schemas.jobs import JobOut, JobStatus
-
-TERMINAL = (JobStatus.completed, JobStatus.failed)
+from pipelines.jobs import FINISHED
+from schemas.jobs import JobOut
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class JobViewCache:
         """Serialize ``view`` once and keep it while ``version`` is current."""
         rendered = RenderedJob(
             version=version,
-            terminal=view.status in TERMINAL,
+            terminal=view.status in FINISHED,
             body=view.model_copy(update={"version": version}).model_dump_json().encode(),
         )
         if version != NO_VERSION:  # without a log there is no version to tell a change by

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # start anyway: /readyz reports the database until it is back
             log.warning("could not create indexes at start-up: %r", exc)
         client = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        # Event readers block in XREAD for up to event_feed.BLOCK_SLICE_S at a time, under this timeout.
+        # Event readers block in XREAD for up to events.READ_SLICE_S at a time, under this timeout.
         async_client = aioredis.Redis.from_url(config.redis_url, socket_timeout=10, socket_connect_timeout=5)
         celery = make_celery(config)
         router = SttRouter(client, default_mode=config.stt_route)

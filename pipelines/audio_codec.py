@@ -20,6 +20,10 @@ OPUS_RATE = 48_000  # Opus takes 8/12/16/24/48 kHz; voices run at others (Piper:
 _SILENCE_FRAME_S = 0.05
 
 
+class AudioEncodeError(RuntimeError):
+    """FFmpeg could not encode the audio (a codec missing from the build, bad parameters)."""
+
+
 def decode_to_16k_mono(data: bytes, *, max_seconds: float | None = None) -> np.ndarray:
     """Decode any accepted format to float32 mono at 16 kHz in [-1, 1] (Whisper's input).
 
@@ -115,15 +119,18 @@ def _ogg_opus(mono: np.ndarray, sample_rate: int, bitrate: int = 48_000) -> byte
     import av
 
     buffer = BytesIO()
-    with av.open(buffer, mode="w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
-        stream.bit_rate = bitrate
-        frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = sample_rate
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
-        for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(resampled):
+    try:
+        with av.open(buffer, mode="w", format="ogg") as container:
+            stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
+            stream.bit_rate = bitrate
+            frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = sample_rate
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+            for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+                for packet in stream.encode(resampled):
+                    container.mux(packet)
+            for packet in stream.encode(None):
                 container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    except av.FFmpegError as exc:
+        raise AudioEncodeError(f"Ogg/Opus encoding failed: {exc}") from exc
     return buffer.getvalue()

@@ -17,6 +17,10 @@ from schemas.events import FINAL_EVENTS, EventType, JobEvent
 
 NO_VERSION = "0-0"  # the version of a job whose log is gone (expired) or was never written
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # what a client may send back as a version
+# Every reader blocks in XREAD for at most this long at a time (under the clients' socket
+# timeouts; it also bounds how late a reader notices its own deadline), this many entries a read.
+READ_SLICE_S = 2.0
+READ_BATCH = 100
 
 
 def job_stream(job_id: str) -> str:
@@ -62,8 +66,8 @@ class EventLog:
         deadline = time.monotonic() + timeout_s
         cursor = after
         while (remaining := deadline - time.monotonic()) > 0:
-            block_ms = max(1, int(min(remaining, 2.0) * 1000))
-            found: Any = self.client.xread({job_stream(job_id): cursor}, block=block_ms, count=100)
+            block_ms = max(1, int(min(remaining, READ_SLICE_S) * 1000))
+            found: Any = self.client.xread({job_stream(job_id): cursor}, block=block_ms, count=READ_BATCH)
             for _, entries in found or []:
                 for entry_id, fields in entries:
                     cursor = decode_id(entry_id)
@@ -73,11 +77,6 @@ class EventLog:
                     if event.type in FINAL_EVENTS:
                         return False
         return False
-
-    def version(self, job_id: str) -> str:
-        """The job's current version: its log's last entry id (NO_VERSION without a log)."""
-        last: Any = self.client.xrevrange(job_stream(job_id), count=1)
-        return decode_id(last[0][0]) if last else NO_VERSION
 
 
 def decode_id(entry_id: bytes | str) -> str:

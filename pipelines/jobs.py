@@ -13,6 +13,7 @@ from schemas.errors import ErrorCode
 from schemas.jobs import JobStatus, Stage
 
 ACTIVE = [JobStatus.queued.value, JobStatus.running.value]
+FINISHED = [JobStatus.completed.value, JobStatus.failed.value]
 
 
 def utcnow() -> datetime:

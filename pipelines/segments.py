@@ -8,7 +8,7 @@ attempt's segments; tasks still in flight for it find their segment gone and sto
 from typing import Any
 
 from pipelines.jobs import ACTIVE, utcnow
-from pipelines.storage import Storage, update_and_read
+from pipelines.storage import Storage
 
 
 def segment_id(job_id: str, attempt: int, index: int) -> str:
@@ -62,10 +62,10 @@ def active_segment(
     return (job, segment) if job and segment else None
 
 
-def update_segment(
-    storage: Storage, job_id: str, attempt: int, index: int, fields: dict[str, Any]
-) -> dict[str, Any] | None:
-    return update_and_read(storage.segments, {"_id": segment_id(job_id, attempt, index)}, {"$set": fields})
+def update_segment(storage: Storage, job_id: str, attempt: int, index: int, fields: dict[str, Any]) -> bool:
+    """Set ``fields`` on the segment; False when it is gone (a newer attempt dropped it)."""
+    result = storage.segments.update_one({"_id": segment_id(job_id, attempt, index)}, {"$set": fields})
+    return result.matched_count == 1
 
 
 def update_known_segment(
@@ -73,7 +73,7 @@ def update_known_segment(
 ) -> dict[str, Any] | None:
     """``update_segment`` for a segment the caller has just read: the result is merged here instead
     of read back (one round trip less on the first audio's path); None when it was dropped."""
-    if storage.segments.update_one({"_id": segment["_id"]}, {"$set": fields}).matched_count == 0:
+    if not update_segment(storage, segment["job_id"], segment["attempt"], segment["index"], fields):
         return None
     merged = dict(segment)
     for key, value in fields.items():

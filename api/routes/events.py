@@ -12,7 +12,7 @@ from api.errors import ApiError
 from api.event_feed import follow, last_entry_id, replay
 from api.metrics import SSE_STREAMS
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream, session_stream
-from pipelines.jobs import get_job, utcnow
+from pipelines.jobs import FINISHED, get_job, utcnow
 from schemas.errors import ErrorCode
 from schemas.events import EventType, JobEvent
 
@@ -39,7 +39,7 @@ async def job_events(job_id: str, state: State, last_event_id: LastEventId = Non
     if job is None:
         raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
     key = job_stream(job_id)
-    if job["status"] in ("completed", "failed"):  # nothing more will come: no waiting
+    if job["status"] in FINISHED:  # nothing more will come: no waiting
         if not await state.aredis.exists(key):
             return EventSourceResponse(_expired_log_ending(job), ping=state.settings.sse_ping_s)
         past = await replay(state.aredis, key, after=after)

@@ -5,10 +5,9 @@ segment, announce it, send the animation task, and only then encode the browser 
 """
 
 import logging
-import subprocess
 import time
 
-from pipelines.audio_codec import encode_audio
+from pipelines.audio_codec import AudioEncodeError, encode_audio
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.backends import SpeechSynthesizer
 from pipelines.job_views import segment_out
@@ -97,7 +96,7 @@ def store_browser_copy(
             content_type="audio/ogg",
             metadata={**audio_metadata(job_id, index, speech, backend), "format": "ogg"},
         )
-    except (OSError, subprocess.SubprocessError) as exc:
+    except AudioEncodeError as exc:
         log.warning("no ogg copy of %s segment %d: %r", job_id, index, exc)
 
 

@@ -206,3 +206,11 @@ def test_encoded_output_is_accepted_back_with_its_length(fmt: str) -> None:
     assert info.channels == 1
     assert info.duration_s == pytest.approx(1.5, abs=0.1)
     assert decode_to_16k_mono(data).size / 16000 == pytest.approx(1.5, abs=0.1)
+
+
+def test_an_ogg_encoding_failure_is_the_codecs_own_error() -> None:
+    """The tts stage keeps going without a browser copy on this error; anything else would fail the job."""
+    from pipelines.audio_codec import AudioEncodeError
+
+    with pytest.raises(AudioEncodeError):
+        encode_audio(np.zeros(100, dtype=np.float32), 0, "ogg")
