@@ -31,6 +31,7 @@ from pipelines.events import EventLog
 from pipelines.settings import Settings, get_settings
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
+from pipelines.time_limits import TimeLimits
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             aredis=async_client,
             celery=celery,
             router=router,
-            dispatcher=Dispatcher(celery, router),
+            dispatcher=Dispatcher(celery, router, TimeLimits(config)),
             events=EventLog(client, ttl_s=config.events_ttl_s),
             views=JobViewCache(),
             sessions=KnownSessions(),

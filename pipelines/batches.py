@@ -4,9 +4,11 @@ Each file finishes exactly once (a conditional update on its status); that trans
 that one, bumps the batch's counters, so redelivered tasks never double-count progress.
 """
 
+from datetime import timedelta
 from typing import Any
 
-from pipelines.jobs import new_id, utcnow
+from pipelines.followups import run_batch_followups
+from pipelines.jobs import FOLLOWUP_WEBHOOK, new_id, utcnow
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage, update_and_read
 from schemas.batches import BatchOptions, BatchStatus, FileStatus
@@ -61,13 +63,32 @@ def create_batch(
     return batch
 
 
-def start_file(storage: Storage, batch_id: str, index: int) -> dict[str, Any] | None:
-    """Mark a file running; None when it already finished (a redelivery)."""
+def start_file(storage: Storage, batch_id: str, index: int, *, lease_s: float) -> dict[str, Any] | None:
+    """Claim a file for ``lease_s`` seconds; None when it finished or another worker holds it.
+
+    A file may run longer than the broker's visibility timeout, so its message can be delivered
+    again while the first worker is still at it: the lease makes that second delivery a no-op.
+    An expired lease means its worker died; the next delivery (or the sweep) claims it again,
+    and ``claims`` counts how often that happened.
+    """
     now = utcnow()
     doc = update_and_read(
         storage.batch_files,
-        {"_id": file_id(batch_id, index), "status": {"$in": OPEN_FILE}},
-        {"$set": {"status": FileStatus.running.value, "started_at": now}},
+        {
+            "_id": file_id(batch_id, index),
+            "$or": [
+                {"status": FileStatus.queued.value},
+                {"status": FileStatus.running.value, "lease_until": {"$lt": now}},
+            ],
+        },
+        {
+            "$set": {
+                "status": FileStatus.running.value,
+                "started_at": now,
+                "lease_until": now + timedelta(seconds=lease_s),
+            },
+            "$inc": {"claims": 1},
+        },
     )
     if doc is not None:
         storage.batches.update_one(
@@ -93,12 +114,13 @@ def finish_file(
     )
     if batch and batch["files_done"] + batch["files_failed"] >= batch["files_total"]:
         final = BatchStatus.failed if batch["files_done"] == 0 else BatchStatus.completed
-        closed = ctx.storage.batches.update_one(
+        closed = update_and_read(
+            ctx.storage.batches,
             {"_id": batch_id, "status": {"$in": OPEN_BATCH}},
-            {"$set": {"status": final.value, "completed_at": utcnow()}},
+            {"$set": {"status": final.value, "completed_at": utcnow(), "followups": [FOLLOWUP_WEBHOOK]}},
         )
-        if closed.modified_count == 1 and batch.get("callback_url"):
-            ctx.dispatcher.deliver_webhook("batch", batch_id)
+        if closed is not None:
+            run_batch_followups(ctx, closed)
 
 
 def fail_batch_file(ctx: StageContext, batch_id: str, index: int, *, code: ErrorCode, message: str) -> None:

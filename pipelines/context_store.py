@@ -4,12 +4,22 @@ import redis
 
 from schemas.session import ConversationTurn
 
+# KEYS: guard, turns list; ARGV: turn JSON, max turns, TTL seconds.
+APPEND_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
 
 class ContextStore:
     def __init__(self, client: redis.Redis, *, max_turns: int, ttl_s: int) -> None:
         self.client = client
         self.max_turns = max_turns
         self.ttl_s = ttl_s
+        self._append_once = client.register_script(APPEND_ONCE)
 
     @staticmethod
     def _key(session_id: str) -> str:
@@ -21,17 +31,13 @@ class ContextStore:
         return [ConversationTurn.model_validate_json(item) for item in raw]
 
     def append(self, session_id: str, turn: ConversationTurn) -> bool:
-        """Add a finished turn once: a guard key makes a repeated call for the same job a no-op."""
+        """Add a finished turn once: a guard key, set in the same atomic script as the push, makes
+        a repeated call for the same job a no-op (and a crash cannot set one without the other)."""
         guard = f"session:{session_id}:turn:{turn.job_id}"
-        if not self.client.set(guard, b"1", nx=True, ex=self.ttl_s):
-            return False
-        key = self._key(session_id)
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, turn.model_dump_json())
-            pipe.ltrim(key, -self.max_turns, -1)
-            pipe.expire(key, self.ttl_s)
-            pipe.execute()
-        return True
+        added = self._append_once(
+            keys=[guard, self._key(session_id)], args=[turn.model_dump_json(), self.max_turns, self.ttl_s]
+        )
+        return bool(added)
 
     def clear(self, session_id: str) -> None:
         self.client.delete(self._key(session_id))

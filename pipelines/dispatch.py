@@ -4,25 +4,42 @@ from celery import Celery
 
 from pipelines.queues import TaskName, batch_stt_queue, live_stt_queue
 from pipelines.stt_routing import SttRouter
+from pipelines.time_limits import TimeLimit, TimeLimits
 
 
 class Dispatcher:
-    def __init__(self, app: Celery, router: SttRouter) -> None:
+    def __init__(self, app: Celery, router: SttRouter, limits: TimeLimits) -> None:
         self.app = app
         self.router = router
+        self.limits = limits
 
-    def _send(self, name: str, *, args: list[object], queue: str | None = None) -> None:
+    def _send(
+        self, name: str, *, args: list[object], queue: str | None = None, limit: TimeLimit | None = None
+    ) -> None:
         # Senders never wait for a result, so they must not subscribe to the result backend either.
-        options = {"queue": queue} if queue else {}
-        self.app.send_task(name, args=args, ignore_result=True, **options)
+        options: dict[str, object] = {"queue": queue} if queue else {}
+        limit = limit or self.limits.for_task(name)
+        self.app.send_task(
+            name,
+            args=args,
+            ignore_result=True,
+            soft_time_limit=limit.soft_s,
+            time_limit=limit.hard_s,
+            **options,
+        )
 
     def transcribe_utterance(self, job_id: str) -> None:
         queue = live_stt_queue(self.router.use_gpu())
         self._send(TaskName.transcribe_utterance, args=[job_id], queue=queue.value)
 
-    def transcribe_file(self, batch_id: str, index: int) -> None:
+    def transcribe_file(self, batch_id: str, index: int, *, audio_s: float) -> None:
         queue = batch_stt_queue(self.router.use_gpu())
-        self._send(TaskName.transcribe_file, args=[batch_id, index], queue=queue.value)
+        self._send(
+            TaskName.transcribe_file,
+            args=[batch_id, index],
+            queue=queue.value,
+            limit=self.limits.for_batch_file(audio_s),
+        )
 
     def reply(self, job_id: str) -> None:
         self._send(TaskName.reply, args=[job_id])

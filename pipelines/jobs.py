@@ -14,6 +14,13 @@ from schemas.jobs import JobStatus, Stage
 
 ACTIVE = [JobStatus.queued.value, JobStatus.running.value]
 FINISHED = [JobStatus.completed.value, JobStatus.failed.value]
+# Follow-ups a finished job owes (pipelines/followups.py does them); written by the same update
+# that finishes it, so a crash right after loses none of them.
+FOLLOWUP_CONTEXT = "context"
+FOLLOWUP_EVENT = "event"
+FOLLOWUP_WEBHOOK = "webhook"
+JOB_COMPLETED_FOLLOWUPS = [FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK]
+JOB_FAILED_FOLLOWUPS = [FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK]
 
 
 def utcnow() -> datetime:
@@ -110,6 +117,7 @@ def fail_job(
             "$set": {
                 "status": JobStatus.failed.value,
                 "error": {"code": code.value, "message": message, "stage": stage.value if stage else None},
+                "followups": JOB_FAILED_FOLLOWUPS,
                 "updated_at": utcnow(),
             }
         },
@@ -186,7 +194,14 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
     return update_and_read(
         storage.jobs,
         {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
-        {"$set": {"status": JobStatus.completed.value, "stage": None, "updated_at": utcnow()}},
+        {
+            "$set": {
+                "status": JobStatus.completed.value,
+                "stage": None,
+                "followups": JOB_COMPLETED_FOLLOWUPS,
+                "updated_at": utcnow(),
+            }
+        },
     )
 
 

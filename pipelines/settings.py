@@ -28,13 +28,40 @@ class Settings(BaseSettings):
     )
 
     # --- Celery reliability -----------------------------------------------------------------------
-    task_soft_time_limit_s: int = 300
+    # Soft time limit (the task stops with ``stage_timeout``) per kind of task; the hard limit,
+    # which kills the process, follows ``task_kill_grace_s`` later.
+    task_soft_time_limit_s: int = Field(default=300, description="Tasks without a limit of their own.")
     task_time_limit_s: int = 360
-    # Must exceed the longest task: an unacked message is redelivered after this long.
+    stt_live_time_limit_s: int = 60
+    stt_batch_time_limit_s: int = Field(default=300, description="Batch file: this plus the factor below.")
+    stt_batch_time_limit_per_audio_s: float = Field(
+        default=1.0, description="Seconds of batch time limit per second of the file's audio."
+    )
+    llm_time_limit_s: int = 120
+    tts_time_limit_s: int = 60
+    animation_time_limit_s: int = 30
+    task_kill_grace_s: int = 30
+    # Must exceed every live task's hard limit: an unacked message is redelivered after this long.
+    # Batch files may run longer; a lease on the file keeps a redelivery from running it twice.
     broker_visibility_timeout_s: int = 900
     result_expires_s: int = 3600
     stage_max_retries: int = 5
-    recovery_interval_s: float = 300.0
+    max_deliveries: int = Field(
+        default=3,
+        ge=1,
+        description="Deliveries of one task message before its job fails as poison (worker_crashed) "
+        "and the message goes to the dead_letters collection.",
+    )
+    recovery_interval_s: float = 60.0
+    recovery_idle_s: float = Field(
+        default=120.0, description="A job idle this long with no message queued or running is lost."
+    )
+    recovery_max_redispatches: int = Field(
+        default=2, description="Lost-work re-sends per job before it fails with stage_timeout."
+    )
+    job_deadline_s: float = Field(
+        default=3600.0, description="An unfinished live turn older than this fails with stage_timeout."
+    )
 
     # --- sessions and context -------------------------------------------------------------------
     context_max_turns: int = 12

@@ -41,6 +41,7 @@ class Storage:
         self.batches = self.db["batches"]
         self.batch_files = self.db["batch_files"]
         self.feedback = self.db["feedback"]
+        self.dead_letters = self.db["dead_letters"]  # task messages given up on (pipelines/deliveries.py)
         self.audio = gridfs.GridFSBucket(self.db, bucket_name=AUDIO_BUCKET)
 
     def ensure_indexes(self) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
-from pipelines.jobs import create_job, fail_job
+from pipelines.jobs import FOLLOWUP_EVENT, create_job, fail_job
 from pipelines.storage import Storage
 from schemas.errors import ErrorCode
 from schemas.events import EventType
@@ -29,7 +29,8 @@ def submit_turn(
             message="the job queue was unavailable; submit again",
             stage=None,
         )
-        if failed is not None:
+        if failed is not None:  # its webhook waits in the outbox for the sweep, like the queue
             events.emit(EventType.job_failed, failed, error=failed["error"])
+            storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": FOLLOWUP_EVENT}})
         raise
     return job

@@ -2,6 +2,9 @@
 
 Signature header: ``X-VTuber-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">``, the
 scheme payment providers use; receivers should reject old timestamps to stop replays.
+
+Every event has a stable id (``X-VTuber-Event-Id`` and ``id`` in the body): a delivery may be
+repeated after a crash (at-least-once), and a receiver that remembers ids sees each event once.
 """
 
 import hashlib
@@ -11,6 +14,7 @@ import time
 from typing import Any
 
 SIGNATURE_HEADER = "X-VTuber-Signature"
+EVENT_ID_HEADER = "X-VTuber-Event-Id"
 
 
 def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -30,5 +34,11 @@ def verify(body: bytes, header: str, secret: str, *, tolerance_s: int = 300) -> 
     return hmac.compare_digest(sign(body, secret, stamp), header)
 
 
-def encode_event(event: str, data: dict[str, Any]) -> bytes:
-    return json.dumps({"event": event, "data": data}, default=str, sort_keys=True).encode()
+def event_id(event: str, object_id: str) -> str:
+    """The same for every delivery of one event: a job or batch ends once."""
+    return f"{event}:{object_id}"
+
+
+def encode_event(event: str, data: dict[str, Any], *, event_id: str) -> bytes:
+    body = {"id": event_id, "event": event, "data": data}
+    return json.dumps(body, default=str, sort_keys=True).encode()

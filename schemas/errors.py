@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     tts_unavailable = "tts_unavailable"
     animation_failed = "animation_failed"
     stage_timeout = "stage_timeout"
+    worker_crashed = "worker_crashed"
     internal_error = "internal_error"
 
 

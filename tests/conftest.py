@@ -98,8 +98,8 @@ class RecordingDispatcher:
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
     def __getattr__(self, method: str) -> Callable[..., None]:
-        def record(*args: Any) -> None:
-            self.sent.append((method, args))
+        def record(*args: Any, **options: Any) -> None:
+            self.sent.append((method, (*args, options) if options else args))
 
         return record
 

@@ -14,6 +14,7 @@ from pipelines.settings import Settings, get_settings
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
+from pipelines.time_limits import TimeLimits
 from workers import backends
 
 TASK_MODULES = [
@@ -50,7 +51,9 @@ def stage_context() -> StageContext:
     config = settings()
     return StageContext(
         storage=storage(),
-        dispatcher=Dispatcher(app, SttRouter(redis_client(), default_mode=config.stt_route)),
+        dispatcher=Dispatcher(
+            app, SttRouter(redis_client(), default_mode=config.stt_route), TimeLimits(config)
+        ),
         context=ContextStore(redis_client(), max_turns=config.context_max_turns, ttl_s=config.context_ttl_s),
         settings=config,
         events=EventLog(redis_client(), ttl_s=config.events_ttl_s),

@@ -101,8 +101,8 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
         files=stored,
         callback_url=uploads[0].form.get("callback_url"),
     )
-    for index in range(len(stored)):
-        await run_in_threadpool(state.dispatcher.transcribe_file, batch["_id"], index)
+    for index, (_, _, duration_s) in enumerate(stored):
+        await run_in_threadpool(state.dispatcher.transcribe_file, batch["_id"], index, audio_s=duration_s)
     return BatchAccepted(
         batch_id=batch["_id"],
         status=BatchStatus.queued,

@@ -69,22 +69,3 @@ def test_gpt_sovits_segment_gets_audio_and_an_energy_based_track(context: StageC
     assert max(openness) >= 0.5  # the mouth really opens on the speech bursts
     assert track["mouth"]["aa"][0]["w"] == 0.0 and track["mouth"]["aa"][-1]["w"] == 0.0  # closed at rest
     assert jobs.get_job(storage, job_id)["status"] == "completed"  # type: ignore[index]
-
-
-def test_recovery_resends_the_next_stage_of_stalled_work(context: StageContext) -> None:
-    from datetime import timedelta
-
-    from pipelines.recovery import recover_stalled
-
-    storage = context.storage
-    stalled = jobs.create_job(
-        storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="x"
-    )
-    fresh = jobs.create_job(storage, session_id="s", kind="audio", persona="hana", persona_version="1")
-    storage.jobs.update_one(
-        {"_id": stalled["_id"]}, {"$set": {"updated_at": jobs.utcnow() - timedelta(hours=1)}}
-    )
-    assert recover_stalled(context, idle_for_s=600) == {"jobs": 1, "batch_files": 0}
-    assert context.dispatcher.sent == [("reply", (stalled["_id"],))]  # type: ignore[attr-defined]
-    assert recover_stalled(context, idle_for_s=600)["jobs"] == 0  # touched: not resent every sweep
-    assert fresh["_id"] not in str(context.dispatcher.sent)  # type: ignore[attr-defined]

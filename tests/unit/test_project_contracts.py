@@ -9,6 +9,7 @@ import jsonschema
 import yaml
 
 from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.time_limits import TimeLimits
 
 HEAVY_MODULES = ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp", "piper", "onnxruntime"]
 
@@ -48,8 +49,9 @@ def test_env_example_documents_every_setting_with_its_default() -> None:
     assert int(documented["VTUBER_TASK_TIME_LIMIT_S"]) == defaults["task_time_limit_s"].default
 
 
-def test_visibility_timeout_exceeds_the_hard_time_limit() -> None:
+def test_visibility_timeout_exceeds_every_live_hard_time_limit() -> None:
     settings = Settings()
+    assert settings.broker_visibility_timeout_s > TimeLimits(settings).longest_live_hard_s()
     assert settings.broker_visibility_timeout_s > settings.task_time_limit_s > settings.task_soft_time_limit_s
 
 

@@ -1,12 +1,14 @@
 """Webhook signatures: receivers can verify them; tampering and replays fail."""
 
+import json
 import time
 
-from pipelines.webhooks import encode_event, sign, verify
+from pipelines.webhooks import encode_event, event_id, sign, verify
 
 
 def test_signature_round_trip_and_tampering() -> None:
-    body = encode_event("job.completed", {"job_id": "abc"})
+    body = encode_event("job.completed", {"job_id": "abc"}, event_id=event_id("job.completed", "abc"))
+    assert json.loads(body)["id"] == "job.completed:abc"
     header = sign(body, "s3cret")
     assert verify(body, header, "s3cret")
     assert not verify(body + b" ", header, "s3cret")

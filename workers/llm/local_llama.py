@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from pipelines.backends import ChatMessage
 from pipelines.errors import StageError
 from pipelines.settings import Settings
@@ -107,8 +109,8 @@ class LocalLlamaChat:
                         delta = choice["delta"].get("content")
                         if delta:
                             yield delta
-            except StageError:
-                raise
+            except (StageError, SoftTimeLimitExceeded):
+                raise  # a time limit is the task layer's to report (stage_timeout), not a model error
             except Exception as exc:
                 if _context_overflow(exc):
                     raise StageError(

@@ -1,5 +1,7 @@
 """The error policy every stage task shares.
 
+- A message delivered more than ``max_deliveries`` times (its worker died each time): dead-letter
+  it and fail with ``worker_crashed``, never try it again.
 - StageError: retry later if it says retrying may help, otherwise fail the job with its code.
 - MongoDB or Redis unreachable: retry with backoff (the job must survive a database restart).
 - Time limit: fail with ``stage_timeout``. Anything else: fail with ``internal_error``; the worker
@@ -15,12 +17,13 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTime
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from pipelines.deliveries import DeliveryCounter, dead_letter
 from pipelines.errors import StageError
+from pipelines.followups import run_job_followups
 from pipelines.jobs import fail_job
 from schemas.errors import ErrorCode
-from schemas.events import EventType
 from schemas.jobs import Stage
-from workers.runtime import stage_context, storage
+from workers.runtime import redis_client, settings, stage_context, storage
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,13 @@ def run_stage(
     *,
     record_failure: Callable[[ErrorCode, str], None],
     body: Callable[[], None],
+    count_deliveries: bool = True,
 ) -> None:
+    """``count_deliveries=False`` for work that counts its own claims (batch files, whose message
+    is delivered again by design while a long file still runs)."""
     try:
+        if count_deliveries and given_up_as_poison(task, record_failure):
+            return
         body()
     except StageError as exc:
         retries = task.request.retries
@@ -72,13 +80,33 @@ def run_stage(
         record_failure(ErrorCode.internal_error, f"{type(exc).__name__}: {exc}")
 
 
+def given_up_as_poison(task: Task, record_failure: Callable[[ErrorCode, str], None]) -> bool:
+    """Count this delivery; past the cap, keep the message as a dead letter and fail its work."""
+    request = task.request
+    retries = int(request.retries or 0)
+    deliveries = DeliveryCounter(redis_client()).count(str(request.id), retries)
+    cap = settings().max_deliveries
+    if deliveries <= cap:
+        return False
+    reason = f"{task.name} was delivered {deliveries} times; its worker process died each time"
+    log.error("poison message %s[%s]: %s", task.name, request.id, reason)
+    dead_letter(
+        storage(),
+        task_id=str(request.id),
+        task_name=str(task.name),
+        args=list(request.args or []),
+        retries=retries,
+        deliveries=deliveries,
+        reason=reason,
+    )
+    record_failure(ErrorCode.worker_crashed, reason)
+    return True
+
+
 def job_failure_recorder(job_id: str, stage: Stage) -> Callable[[ErrorCode, str], None]:
     def record(code: ErrorCode, message: str) -> None:
         job = fail_job(storage(), job_id, code=code, message=message, stage=stage)
         if job is not None:
-            ctx = stage_context()
-            ctx.events.emit(EventType.job_failed, job, error=job["error"])
-            if job.get("callback_url"):
-                ctx.dispatcher.deliver_webhook("job", job_id)
+            run_job_followups(stage_context(), job)
 
     return record

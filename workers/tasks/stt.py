@@ -38,6 +38,7 @@ def transcribe_file(self: Task, batch_id: str, index: int) -> None:
         body=lambda: transcribe_batch_file(
             stage_context(), lambda model: speech_to_text(settings(), model), batch_id, index
         ),
+        count_deliveries=False,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from piper import PiperVoice, SynthesisConfig
 
 from pipelines.animation.expressions import normalize_emotion
@@ -71,6 +72,8 @@ class PiperSynthesizer:
             )
             try:
                 chunks = list(voice.synthesize(text, syn_config=config, include_alignments=True))
+            except SoftTimeLimitExceeded:
+                raise  # the task layer reports it as stage_timeout
             except Exception as exc:  # onnxruntime/espeak errors carry no stable types
                 raise StageError(ErrorCode.tts_failed, f"Piper synthesis failed: {exc}") from exc
         if not chunks:

@@ -1,0 +1,59 @@
+"""Durable follow-ups: what must happen once a job or batch has finished, kept as an outbox.
+
+The update that completes or fails a job also writes the list of follow-ups it owes
+(``followups``: remember the turn in the session context, announce the end on the event log, send
+the webhook). Each is done and then pulled from the list, so a crash in between leaves it on the
+document, and the sweep (pipelines/recovery.py) finishes it. Each follow-up is safe to repeat:
+the context append is guarded by the job id, and a webhook carries a stable event id that
+receivers de-duplicate on.
+"""
+
+from typing import Any
+
+from pipelines.jobs import FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK, utcnow
+from pipelines.stages.context import StageContext
+from schemas.events import EventType
+from schemas.jobs import JobStatus
+from schemas.session import ConversationTurn
+
+
+def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
+    """Do what ``job`` (a finished job's document) still owes, each step at most once more."""
+    for followup in list(job.get("followups") or []):
+        if followup == FOLLOWUP_CONTEXT:
+            remember_turn(ctx, job)
+        elif followup == FOLLOWUP_EVENT:
+            announce_end(ctx, job)
+        elif followup == FOLLOWUP_WEBHOOK and job.get("callback_url"):
+            ctx.dispatcher.deliver_webhook("job", job["_id"])
+        ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": followup}})
+
+
+def run_batch_followups(ctx: StageContext, batch: dict[str, Any]) -> None:
+    for followup in list(batch.get("followups") or []):
+        if followup == FOLLOWUP_WEBHOOK and batch.get("callback_url"):
+            ctx.dispatcher.deliver_webhook("batch", batch["_id"])
+        ctx.storage.batches.update_one({"_id": batch["_id"]}, {"$pull": {"followups": followup}})
+
+
+def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:
+    reply = job.get("reply") or {}
+    user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
+    ctx.context.append(
+        job["session_id"],
+        ConversationTurn(
+            job_id=job["_id"],
+            user=user_text,
+            assistant=reply.get("text", ""),
+            emotion=reply.get("emotion", "neutral"),
+            at=utcnow(),
+        ),
+    )
+
+
+def announce_end(ctx: StageContext, job: dict[str, Any]) -> None:
+    if job["status"] == JobStatus.completed.value:
+        reply = job.get("reply") or {}
+        ctx.events.emit(EventType.job_completed, job, reply=reply, segments_total=job.get("segments_total"))
+    else:
+        ctx.events.emit(EventType.job_failed, job, error=job["error"])
