@@ -8,11 +8,24 @@ attempt's segments; tasks still in flight for it find their segment gone and sto
 from typing import Any
 
 from pipelines.jobs import ACTIVE, utcnow
-from pipelines.storage import Storage
+from pipelines.storage import Storage, name_object_id
+
+SPEECH_FORMATS = ("wav", "ogg")  # the voice as stored, then its browser copy
 
 
 def segment_id(job_id: str, attempt: int, index: int) -> str:
     return f"{job_id}:{attempt}:{index}"
+
+
+def speech_file_name(job_id: str, attempt: int, index: int, fmt: str) -> str:
+    """The segment's audio file name in GridFS; its id is derived from it (``replace_audio``)."""
+    return f"tts/{job_id}/{attempt}/{index}.{fmt}"
+
+
+def delete_segment_speech(storage: Storage, job_id: str, attempt: int, index: int) -> None:
+    """Delete every stored format of one segment's audio, found by name (no lookup needed)."""
+    for fmt in SPEECH_FORMATS:
+        storage.delete_audio(str(name_object_id(speech_file_name(job_id, attempt, index, fmt))))
 
 
 def put_segment(
@@ -90,11 +103,14 @@ def list_segments(storage: Storage, job_id: str, attempt: int) -> list[dict[str,
 
 
 def drop_older_attempts(storage: Storage, job_id: str, attempt: int) -> int:
-    """Delete segments (and their audio) left by earlier attempts of this job's LLM stage."""
+    """Delete segments (and their audio, browser copies included) left by earlier attempts of
+    this job's LLM stage. A tts task of such an attempt still running cleans up after itself
+    (stages/tts.py), so whichever finishes last, no file of a dropped attempt stays."""
     stale = list(storage.segments.find({"job_id": job_id, "attempt": {"$lt": attempt}}))
     for segment in stale:
         if segment.get("audio_id"):
             storage.delete_audio(segment["audio_id"])
+        delete_segment_speech(storage, job_id, int(segment["attempt"]), int(segment["index"]))
     if stale:
         storage.segments.delete_many({"_id": {"$in": [s["_id"] for s in stale]}})
     return len(stale)

@@ -13,7 +13,13 @@ from pipelines.backends import SpeechSynthesizer
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_encoded, utcnow
 from pipelines.personas import get_persona
-from pipelines.segments import active_segment, update_known_segment
+from pipelines.segments import (
+    active_segment,
+    delete_segment_speech,
+    get_segment,
+    speech_file_name,
+    update_known_segment,
+)
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.events import EventType
@@ -38,7 +44,7 @@ def synthesize_segment(
         seconds = time.perf_counter() - started
         wav_id = ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "wav"),
-            filename=f"{audio_name(job_id, attempt, index)}.wav",
+            filename=speech_file_name(job_id, attempt, index, "wav"),
             content_type="audio/wav",
             metadata={
                 **audio_metadata(job_id, index, speech, tts.name),
@@ -64,8 +70,9 @@ def synthesize_segment(
                 },
             },
         )
-        if updated is None:
-            return  # dropped by a newer attempt meanwhile
+        if updated is None:  # dropped by a newer attempt meanwhile: so is what we just stored
+            delete_segment_speech(ctx.storage, job_id, attempt, index)
+            return
         segment = updated
     if not segment.get("ready"):
         ctx.events.emit(
@@ -77,6 +84,8 @@ def synthesize_segment(
     latest = mark_segment_encoded(ctx.storage, job_id, attempt, index)
     if latest is not None:
         complete_if_done(ctx, latest)
+    elif get_segment(ctx.storage, job_id, attempt, index) is None:
+        delete_segment_speech(ctx.storage, job_id, attempt, index)  # dropped while we encoded
 
 
 def store_browser_copy(
@@ -92,16 +101,12 @@ def store_browser_copy(
     try:
         ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "ogg"),
-            filename=f"{audio_name(job_id, attempt, index)}.ogg",
+            filename=speech_file_name(job_id, attempt, index, "ogg"),
             content_type="audio/ogg",
             metadata={**audio_metadata(job_id, index, speech, backend), "format": "ogg"},
         )
     except AudioEncodeError as exc:
         log.warning("no ogg copy of %s segment %d: %r", job_id, index, exc)
-
-
-def audio_name(job_id: str, attempt: int, index: int) -> str:
-    return f"tts/{job_id}/{attempt}/{index}"
 
 
 def audio_metadata(job_id: str, index: int, speech: SynthesizedSpeech, backend: str) -> dict[str, object]:

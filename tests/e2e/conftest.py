@@ -22,6 +22,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **TEST_ENV,
         "VTUBER_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
         "VTUBER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # The sweep runs often and judges quickly, so lost work comes back within a test's wait.
+        "VTUBER_RECOVERY_INTERVAL_S": "5",
+        "VTUBER_RECOVERY_IDLE_S": "20",
     }
     stack = Stack(run_dir=tmp_path_factory.mktemp("stack"), env=env)
     try:
