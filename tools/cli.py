@@ -1,6 +1,9 @@
 """`make demo` and `make run`: the embedded default stack on this machine, no Docker, no keys."""
 
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from rich.table import Table
 from pipelines.settings import PROJECT_ROOT
 from tools.spoken import spoken_wav
 from tools.stack import Stack
+from tools.supervisor import Supervisor
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
@@ -39,14 +43,43 @@ def speak(text: str, target: Path) -> bytes:
     return data
 
 
-def start_stack(run_dir: Path, api_port: int | None = None) -> Stack:
-    stack = Stack(run_dir=run_dir)
-    if api_port:
-        stack.api_port = api_port
+def start_stack(stack: Stack) -> None:
     with console.status("starting Redis, the MongoDB-protocol server, 5 Celery workers and the API"):
         stack.start()
         stack.wait_for_workers()
-    return stack
+
+
+def shown(path: Path) -> Path:
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP reached the launcher: unwind like Ctrl-C does."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+@contextmanager
+def stopping_on_signals(stack: Stack, supervisor: Supervisor | None = None) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP stop every child; further signals do not cut that short."""
+    previous = {sig: signal.signal(sig, _stop_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # Also when started with SIGINT ignored (a background job of a script): Ctrl-C means stop.
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    except (KeyboardInterrupt, Stopped) as exc:
+        console.print(f"[yellow]{str(exc) or 'Ctrl-C'}: stopping[/yellow]")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop()
+        with console.status("stopping everything this command started"):
+            stack.stop_all()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def poll(client: httpx.Client, job_id: str, label: str, timeout: float = 600) -> dict[str, Any]:
@@ -116,59 +149,64 @@ def demo() -> None:
     run_dir = PROJECT_ROOT / ".run" / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
     prepare_models()
-    stack = start_stack(run_dir)
-    try:
-        with httpx.Client(base_url=stack.api_url, timeout=60) as client:
-            session = client.post("/v1/sessions", json={}).json()
-            console.print(f"session {session['id']} with persona [bold]{session['persona']}[/bold]")
-            warm = client.post(f"/v1/sessions/{session['id']}/utterances", json={"text": "Hello!"}).json()
-            poll(client, warm["job_id"], "loading the models in each worker (a warm-up text turn)")
-            audio = speak(DEMO_SENTENCE, run_dir / "utterance.wav")
-            console.print(
-                f"viewer says (Piper voice, {run_dir.name}/utterance.wav): [italic]{DEMO_SENTENCE}[/italic]"
-            )
-            started = time.perf_counter()
-            accepted = client.post(
-                f"/v1/sessions/{session['id']}/utterances",
-                files={"audio": ("utterance.wav", audio, "audio/wav")},
-            ).json()
-            job = poll(client, accepted["job_id"], "thinking")
-            wall = time.perf_counter() - started
-            if job["status"] != "completed":
-                console.print(f"[red]job failed[/red]: {job['error']}")
-                raise typer.Exit(code=1)
-            show_turn(client, job, run_dir, wall)
-    finally:
-        with console.status("stopping everything the demo started"):
-            stack.stop_all()
-    console.print(f"logs and audio: {run_dir.relative_to(PROJECT_ROOT)}")
+    stack = Stack(run_dir=run_dir)
+    supervisor = Supervisor(
+        stack, echo=lambda message: console.print(f"[yellow]supervisor[/yellow] {message}")
+    )
+    with stopping_on_signals(stack, supervisor):
+        start_stack(stack)
+        supervisor.start_background()  # this thread lives until the demo has stopped the stack
+        demo_turn(stack, run_dir)
+    console.print(f"logs and audio: {shown(run_dir)}")
+
+
+def demo_turn(stack: Stack, run_dir: Path) -> None:
+    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+        session = client.post("/v1/sessions", json={}).json()
+        console.print(f"session {session['id']} with persona [bold]{session['persona']}[/bold]")
+        warm = client.post(f"/v1/sessions/{session['id']}/utterances", json={"text": "Hello!"}).json()
+        poll(client, warm["job_id"], "loading the models in each worker (a warm-up text turn)")
+        audio = speak(DEMO_SENTENCE, run_dir / "utterance.wav")
+        console.print(
+            f"viewer says (Piper voice, {run_dir.name}/utterance.wav): [italic]{DEMO_SENTENCE}[/italic]"
+        )
+        started = time.perf_counter()
+        accepted = client.post(
+            f"/v1/sessions/{session['id']}/utterances",
+            files={"audio": ("utterance.wav", audio, "audio/wav")},
+        ).json()
+        job = poll(client, accepted["job_id"], "thinking")
+        wall = time.perf_counter() - started
+        if job["status"] != "completed":
+            console.print(f"[red]job failed[/red]: {job['error']}")
+            raise typer.Exit(code=1)
+        show_turn(client, job, run_dir, wall)
 
 
 @cli.command()
 def run(
-    port: int = typer.Option(8000, help="API port"), flower_port: int = typer.Option(5555, help="Flower port")
+    port: int = typer.Option(8000, help="API port"),
+    flower_port: int = typer.Option(5555, help="Flower port"),
+    run_dir: Path = typer.Option(PROJECT_ROOT / ".run" / "stack", help="logs, Redis and MongoDB data"),
 ) -> None:
-    """Start the embedded stack and keep it running until Ctrl-C."""
-    run_dir = PROJECT_ROOT / ".run" / "stack"
-    prepare_models()
-    stack = start_stack(run_dir, api_port=port)
-    flower = stack.start_flower(flower_port)
-    console.print(
-        f"API        {stack.api_url}  (docs: {stack.api_url}/docs, metrics: {stack.api_url}/metrics)"
+    """Start the embedded stack, restart any part that crashes, and stop it all on Ctrl-C or SIGTERM."""
+    stack = Stack(run_dir=run_dir.resolve(), api_port=port)
+    supervisor = Supervisor(
+        stack, echo=lambda message: console.print(f"[yellow]supervisor[/yellow] {message}")
     )
-    console.print(f"Flower     {flower}  (queues, workers, tasks)")
-    console.print(f"Redis      {stack.redis_url}")
-    console.print(f"MongoDB    {stack.mongo_url}")
-    console.print(f"logs       {run_dir.relative_to(PROJECT_ROOT)}/")
-    console.print("Ctrl-C stops everything.")
-    try:
-        while all(p.poll() is None for p in stack.processes.values()):
-            time.sleep(1)
-        console.print("[red]a process exited; see its log[/red]")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop_all()
+    with stopping_on_signals(stack):
+        prepare_models()
+        start_stack(stack)
+        flower = stack.start_flower(flower_port)
+        console.print(
+            f"API        {stack.api_url}  (docs: {stack.api_url}/docs, metrics: {stack.api_url}/metrics)"
+        )
+        console.print(f"Flower     {flower}  (queues, workers, tasks)")
+        console.print(f"Redis      {stack.redis_url}")
+        console.print(f"MongoDB    {stack.mongo_url}")
+        console.print(f"logs       {shown(stack.run_dir)}/  (restarts: supervisor.log)")
+        console.print("Crashed parts are restarted; Ctrl-C stops everything.")
+        supervisor.run_forever()  # from the main thread, which started every child
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 workers and the API, all on loopback ports. Used by ``make demo``, ``make run`` and the e2e tests.
 
 Redis runs with an append-only file so queued work survives a Redis restart; each process logs to
-its own file under the run directory.
+its own file under the run directory. Each child is the leader of its own process group (stopping it
+stops its children too) and, on Linux, gets SIGTERM when the thread that started it dies, so a
+SIGKILLed launcher leaves nothing behind. ``tools/supervisor.py`` restarts parts that crash.
 """
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +55,52 @@ def find_mongo_server() -> str:
     raise StackError("no MongoDB-protocol server found: run `make install` (it creates .venv-mongo)")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+
+    The kernel sends the signal when the *thread* that forked the child exits, so start children
+    from the main thread or a thread that lives as long as they should.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not inside it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process group still has a live member (zombies waiting for a reaper do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not Path("/proc/self/stat").exists():
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,6 +124,13 @@ class Stack:
     mongo_in_memory: bool = False
     celery_app: str = "workers.runtime:app"  # benchmarks start workers of their own configuration
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # How each part was started (so a supervisor can start it again the same way), and the parts
+    # stopped on purpose (which a supervisor leaves alone until they are started again).
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = field(default_factory=dict)
+    stopped: set[str] = field(default_factory=set)
+    started_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each start
+    # Held while a part is started or marked stopped, so a supervisor thread and a stop cannot cross.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def redis_url(self) -> str:
@@ -101,17 +158,35 @@ class Stack:
         self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.run_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**self.child_env(), **(extra_env or {})},
-            cwd=PROJECT_ROOT,
-            start_new_session=True,  # its own process group: we can stop it with its children
-        )
-        self.processes[name] = process
+        with self.lock, (self.run_dir / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.child_env(), **(extra_env or {})},
+                cwd=PROJECT_ROOT,
+                start_new_session=True,  # its own process group: we can stop it with its children
+                preexec_fn=_die_with_parent(),
+            )
+            self.processes[name] = process
+            self.commands[name] = (argv, extra_env)
+            self.started_at[name] = time.monotonic()
+            self.stopped.discard(name)
         return process
+
+    def respawn(self, name: str) -> subprocess.Popen[bytes] | None:
+        """Start an exited part again with its command (same ports, same data); None if it was
+        stopped on purpose."""
+        with self.lock:
+            if name in self.stopped:
+                return None
+            old = self.processes[name]
+            if old.poll() is None:
+                raise StackError(f"{name} is still running (pid {old.pid})")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(old.pid, signal.SIGKILL)  # what is left of its group (pool children)
+            argv, extra_env = self.commands[name]
+            return self._spawn(name, argv, extra_env)
 
     # --- the services -----------------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -169,7 +244,8 @@ class Stack:
         self._spawn(
             "api",
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-             "--port", str(self.api_port), "--log-level", "warning"],
+             "--port", str(self.api_port), "--log-level", "warning",
+             "--timeout-graceful-shutdown", "5"],  # an open event stream must not hold a stop
         )  # fmt: skip
         wait_until(lambda: httpx.get(f"{self.api_url}/readyz").status_code == 200, timeout=60, what="API")
 
@@ -211,28 +287,59 @@ class Stack:
 
     # --- stopping and faults ------------------------------------------------------------------------
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Send ``sig`` to the whole process group (a worker's pool children included)."""
-        process = self.processes[name]
+        """Send ``sig`` to the whole process group (a worker's pool children included).
+
+        The part counts as stopped on purpose: a supervisor does not start it again.
+        """
+        with self.lock:
+            process = self.processes[name]
+            self.stopped.add(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
     def stop(self, name: str, timeout: float = 15) -> None:
-        process = self.processes.get(name)
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill(name)
-        except ProcessLookupError:
-            pass
+        self.stop_many([name], timeout=timeout)
 
-    def stop_all(self) -> None:
-        order = ["api", "flower", *[n for n in self.processes if n.startswith("worker-")], "mongo", "redis"]
-        for name in order:
-            self.stop(name)
+    def stop_many(self, names: list[str], timeout: float = 15) -> None:
+        """SIGTERM each part's process group at once, SIGKILL whatever is left after ``timeout``.
+
+        Waits for the whole group, not only its leader: a Celery worker's pool children must go too.
+        """
+        with self.lock:
+            running = [n for n in names if n in self.processes]
+            self.stopped.update(running)
+            groups = {name: self.processes[name].pid for name in running}
+        for pgid in groups.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGTERM)
+
+        def wait(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while groups:
+                for name, pgid in list(groups.items()):
+                    if self.processes[name].poll() is not None and not group_alive(pgid):
+                        del groups[name]
+                if not groups or time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
+
+        wait(timeout)
+        for pgid in groups.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        wait(5)
+        for name in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.processes[name].wait(timeout=1)
+
+    def stop_all(self, timeout: float = 15) -> None:
+        """The API, Flower and the workers together, then the servers they talk to."""
+        with self.lock:
+            self.stopped.update(self.processes)
+        servers = ["mongo", "redis"]
+        self.stop_many([n for n in self.processes if n not in servers], timeout=timeout)
+        self.stop_many(servers, timeout=timeout)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.run_dir / f"{name}.log"
