@@ -1,6 +1,9 @@
-"""Callbacks: a finished job and a finished batch each reach the client once, signed."""
+"""Callbacks: a finished job and a finished batch each reach the client once, signed; a notify
+worker killed mid-delivery loses nothing, and its repeat carries the same event id."""
 
+import asyncio
 import json
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -8,25 +11,35 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
+from pymongo import MongoClient
 
 from pipelines.webhooks import SIGNATURE_HEADER, verify
-from tests.e2e.conftest import WEBHOOK_SECRET, wait_for_job
+from tests.conftest import TEST_ENV
+from tests.e2e.conftest import VISIBILITY_TIMEOUT_S, WEBHOOK_SECRET, wait_for_job
 from tests.fakes.server_thread import ServerThread
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
 class Receiver:
-    """A client's webhook endpoint; the first call answers 503 to prove delivery is retried."""
+    """A client's webhook endpoint; the first call answers 503 to prove delivery is retried, or,
+    with ``hold_first``, is held unanswered (to kill the sender mid-delivery)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold_first: bool = False) -> None:
         self.calls: list[tuple[bytes, dict[str, str]]] = []
+        self.held: list[bytes] = []
         self.refused = 0
+        self.hold_first = hold_first
         self.app = FastAPI()
         self.app.add_api_route("/hook", self.hook, methods=["POST"])
 
     async def hook(self, request: Request) -> Response:
-        if self.refused == 0:
+        if self.hold_first and not self.held:
+            self.held.append(await request.body())
+            await asyncio.sleep(120)  # the sender dies while it waits for this answer
+            return Response(status_code=204)
+        if not self.hold_first and self.refused == 0:
             self.refused += 1
             return Response(status_code=503)
         self.calls.append((await request.body(), dict(request.headers)))
@@ -52,8 +65,18 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     server.stop()
 
 
+def wait_for_recorded_delivery(stack: Stack, kind: str, object_id: str, timeout: float = 60) -> None:
+    """Until the notify task recorded the receiver's answer: after that it sends nothing more."""
+    database: Any = MongoClient(stack.mongo_url)[TEST_ENV["VTUBER_MONGO_DB"]]
+    collection = database["jobs" if kind == "job" else "batches"]
+    deadline = time.monotonic() + timeout
+    while not (collection.find_one({"_id": object_id}) or {}).get("webhook"):
+        assert time.monotonic() < deadline, "the delivery was never recorded"
+        time.sleep(0.1)
+
+
 def test_completed_job_calls_back_signed_after_a_retry(
-    api: httpx.Client, session_id: str, receiver: tuple[Receiver, str]
+    api: httpx.Client, session_id: str, receiver: tuple[Receiver, str], stack: Stack
 ) -> None:
     target, url = receiver
     accepted = api.post(f"/v1/sessions/{session_id}/utterances", json={"text": "Hi!", "callback_url": url})
@@ -63,8 +86,39 @@ def test_completed_job_calls_back_signed_after_a_retry(
     assert target.refused == 1
     assert event["event"] == "job.completed" and event["data"]["job_id"] == job["id"]
     assert event["data"]["reply"]["text"] == job["reply"]["text"]
-    time.sleep(2)
+    assert event["id"] == f"job.completed:{job['id']}"
+    wait_for_recorded_delivery(stack, "job", job["id"])
     assert len(target.calls) == 1  # delivered once
+
+
+def test_a_notify_worker_killed_mid_delivery_loses_nothing(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
+    target = Receiver(hold_first=True)
+    server = ServerThread(target.app).start()
+    try:
+        accepted = api.post(
+            f"/v1/sessions/{session_id}/utterances",
+            json={"text": "Hi!", "callback_url": f"{server.url}/hook"},
+        )
+        job = wait_for_job(api, accepted.json()["job_id"])
+        deadline = time.monotonic() + 60
+        while not target.held:  # the first delivery is in flight: the receiver holds it
+            assert time.monotonic() < deadline, "no delivery started"
+            time.sleep(0.05)
+        notify = next(
+            n for n, p in stack.processes.items() if n.startswith("worker-notify") and p.poll() is None
+        )
+        stack.kill(notify, signal.SIGKILL)
+        stack.start_worker("notify", suffix="-after-kill")
+        # The held message comes back after the visibility timeout and is delivered again.
+        (event,) = target.wait_for(1, timeout=VISIBILITY_TIMEOUT_S + 90)
+        wait_for_recorded_delivery(stack, "job", job["id"])
+    finally:
+        server.stop()
+    first = json.loads(target.held[0])
+    assert first["id"] == event["id"] == f"job.completed:{job['id']}"  # a receiver de-duplicates on it
+    assert {json.loads(body)["id"] for body, _ in target.calls} == {event["id"]}
 
 
 def test_finished_batch_calls_back(api: httpx.Client, receiver: tuple[Receiver, str]) -> None:
