@@ -183,3 +183,22 @@ def test_a_line_that_kills_every_worker_is_dead_lettered(api: httpx.Client, stac
         crashing.stop_all()
         stack.start_worker("llm", suffix="-after-poison")
         stack.wait_for_workers()
+
+
+def test_a_stage_past_its_time_limit_fails_with_stage_timeout(api: httpx.Client, stack: Stack) -> None:
+    """Limits travel with each message, set by its sender: here the STT worker sends the reply task
+    with a 1 s limit to an LLM worker allowed a long reply, so the soft limit strikes mid-reply."""
+    replaced = {
+        "stt-cpu": {"VTUBER_LLM_TIME_LIMIT_S": "1"},
+        "llm": {"VTUBER_LLM_MAX_TOKENS": "400", "VTUBER_LLM_MAX_SEGMENTS": "0"},
+    }
+    for pool, env in replaced.items():
+        stack.replace_workers(pool, suffix="-time-limit", extra_env=env)
+    try:
+        job_id = submit(api, audio=spoken_wav("Tell me a very long story about a brave little dragon."))
+        job = wait_for_job(api, job_id, timeout=180)
+    finally:
+        for pool in replaced:
+            stack.replace_workers(pool, suffix="-after-time-limit")
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "stage_timeout" and job["error"]["stage"] == "llm", job["error"]

@@ -70,3 +70,11 @@ def test_compose_file_is_valid_against_the_compose_spec() -> None:
 def test_grafana_dashboard_is_json_with_panels() -> None:
     dashboard = json.loads(Path(PROJECT_ROOT / "grafana" / "dashboards" / "vtuber.json").read_text())
     assert dashboard["panels"] and all(panel["targets"] for panel in dashboard["panels"])
+
+
+def test_batch_files_get_time_in_proportion_to_their_audio() -> None:
+    limits = TimeLimits(Settings())
+    hour = limits.for_batch_file(3600)
+    assert hour.soft_s == 300 + 3600 and hour.hard_s == hour.soft_s + 30
+    assert limits.for_task("llm.reply").soft_s == 120
+    assert limits.for_task("notify.deliver_webhook").soft_s == Settings().task_soft_time_limit_s
