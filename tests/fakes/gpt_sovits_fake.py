@@ -8,11 +8,14 @@ reference clip outside 3-10 s fails inside the pipeline as 400
 on ``None.lower()`` into a plain-text 500, as the real one does. Success returns 16-bit WAV at
 32 kHz (``pack_wav``), ``raw`` PCM, ``ogg`` or ``aac``. Audio length follows the text length and
 ``speed_factor``; its envelope has syllable-like bursts so energy-based lip sync has work to do.
+``hang`` makes it a server that accepts a request and then sends nothing, for a while or for good.
 """
 
+import asyncio
 import io
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -67,6 +70,9 @@ class FakeGptSovits:
     ref_clips: dict[str, float] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     _failures: list[int] = field(default_factory=list)
+    _hangs: int = 0
+    _hang_seconds: float | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -79,6 +85,13 @@ class FakeGptSovits:
         with self._lock:
             self._failures.extend([status] * times)
 
+    def hang(self, times: int | None = None, seconds: float | None = None) -> None:
+        """Accept the next ``times`` requests (None: every one) and send nothing back for ``seconds``
+        (then answer as usual), or, with ``seconds=None``, until the fake stops."""
+        with self._lock:
+            self._hangs = -1 if times is None else times
+            self._hang_seconds = seconds
+
     def __enter__(self) -> "FakeGptSovits":
         self._server = ServerThread(self.app).start()
         self.url = self._server.url
@@ -87,6 +100,7 @@ class FakeGptSovits:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._released.set()  # let hanging requests end so the server can shut down
         self._server.stop()
 
     async def _get(
@@ -118,13 +132,18 @@ class FakeGptSovits:
             "media_type": media_type,
             "streaming_mode": streaming_mode,
         }
-        return self._handle(req, method="GET")
+        return await self._handle(req, method="GET")
 
     async def _post(self, request: TTSRequest) -> Response:
-        return self._handle(request.model_dump(), method="POST")
+        return await self._handle(request.model_dump(), method="POST")
 
-    def _handle(self, req: dict[str, Any], method: str) -> Response:
+    async def _handle(self, req: dict[str, Any], method: str) -> Response:
         self.requests.append({"_method": method, **req})
+        with self._lock:
+            hanging, seconds = self._hangs != 0, self._hang_seconds
+            self._hangs -= 1 if self._hangs > 0 else 0
+        if hanging and not await self._hold(seconds):
+            return PlainTextResponse("stopping", status_code=503)  # the client gave up long ago
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
@@ -140,6 +159,15 @@ class FakeGptSovits:
             return _bad("tts failed", Exception="参考音频在3~10秒范围外，请更换！")
         audio = synth_audio(req["text"], float(req["speed_factor"]))
         return Response(_pack(audio, req["media_type"]), media_type=f"audio/{req['media_type']}")
+
+    async def _hold(self, seconds: float | None) -> bool:
+        """Wait ``seconds`` (None: forever); False if the fake began to stop first."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._released.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
 
 def _bad(message: str, **extra: str) -> JSONResponse:

@@ -5,7 +5,9 @@ Contract reproduced: ``POST /v1/chat/completions`` with a Bearer key; ``stream: 
 a ``finish_reason`` chunk, then ``data: [DONE]``); ``stream: false`` answers one ``chat.completion``.
 Errors use the real body shape ``{"error": {"message", "type", "param", "code"}}`` and status codes
 (401 invalid_api_key, 404 model_not_found, 429 rate_limit_exceeded with ``Retry-After`` or
-insufficient_quota, 500 server_error). Each request is recorded for assertions.
+insufficient_quota, 500 server_error). Each request is recorded for assertions, on arrival.
+A server that hangs is scripted with ``Hang``: the request is accepted and read, then nothing is
+sent (no status line) for a while, or until the fake stops.
 
 Usage::
 
@@ -57,7 +59,16 @@ class Stall:
     first_chunk: str
 
 
-Behaviour = Reply | ApiError | Stall
+@dataclass(frozen=True)
+class Hang:
+    """Accept and read the request, then send nothing: for ``seconds`` (then answer with ``then``),
+    or, with ``seconds=None``, until the fake stops."""
+
+    seconds: float | None = None
+    then: Reply | ApiError | Stall | None = None
+
+
+Behaviour = Reply | ApiError | Stall | Hang
 
 
 def reply(text: str) -> Reply:
@@ -190,6 +201,12 @@ class FakeOpenAI:
             return _error(model_not_found(model))
 
         behaviour = self._next()
+        if isinstance(behaviour, Hang):
+            if not await self._hold(behaviour.seconds):
+                return Response(status_code=503)  # the fake is stopping; the client gave up long ago
+            behaviour = behaviour.then or self.default
+            if isinstance(behaviour, Hang):
+                raise ValueError("a Hang cannot be followed by another Hang")
         if isinstance(behaviour, ApiError):
             return _error(behaviour)
         if not body.get("stream"):
@@ -200,6 +217,15 @@ class FakeOpenAI:
             media_type="text/event-stream; charset=utf-8",
             headers={"cache-control": "no-cache", "x-request-id": f"req_{uuid.uuid4().hex}"},
         )
+
+    async def _hold(self, seconds: float | None) -> bool:
+        """Wait ``seconds`` (None: forever); False if the fake began to stop first."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._released.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     async def _events(self, model: str, behaviour: Reply | Stall) -> AsyncIterator[bytes]:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
