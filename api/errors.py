@@ -28,6 +28,7 @@ STATUS_FOR_CODE = {
     ErrorCode.unknown_persona: 400,
     ErrorCode.conflict: 409,
     ErrorCode.unauthorized: 401,
+    ErrorCode.callback_not_allowed: 422,
     ErrorCode.dependency_unavailable: 503,
 }
 CODE_FOR_STATUS = {404: ErrorCode.not_found, 405: ErrorCode.validation_error, 401: ErrorCode.unauthorized}

@@ -3,6 +3,7 @@
 Every variable is documented with its default in ``.env.example``; a test keeps the two in step.
 """
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,10 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = "vtuber"
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production: webhooks are always signed (no VTUBER_WEBHOOK_SECRET, no sending).",
+    )
     admin_token: str = Field(default="", description="Bearer token for admin endpoints; empty = open.")
     public_base_url: str = Field(
         default="", description="Prefix for URLs the API returns; empty means relative URLs."
@@ -151,11 +156,23 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 6
+    callback_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks callbacks may reach although not public (JSON list of CIDRs), e.g. "
+        '["10.20.0.0/16"]; cloud metadata addresses stay refused.',
+    )
 
     @field_validator("model_cache_dir", "personas_dir", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("callback_allowed_networks", mode="after")
+    @classmethod
+    def _networks_are_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _prompt_and_reply_fit_the_context_window(self) -> "Settings":

@@ -5,6 +5,9 @@ scheme payment providers use; receivers should reject old timestamps to stop rep
 
 Every event has a stable id (``X-VTuber-Event-Id`` and ``id`` in the body): a delivery may be
 repeated after a crash (at-least-once), and a receiver that remembers ids sees each event once.
+``X-VTuber-Delivery-Attempt`` counts the tries (1-based); a repeat after a crash may share it.
+
+In production webhooks are always signed: the notify worker refuses to send without a secret.
 """
 
 import hashlib
@@ -15,6 +18,19 @@ from typing import Any
 
 SIGNATURE_HEADER = "X-VTuber-Signature"
 EVENT_ID_HEADER = "X-VTuber-Event-Id"
+ATTEMPT_HEADER = "X-VTuber-Delivery-Attempt"
+
+
+class UnsignedWebhooksRefused(RuntimeError):
+    """Production without ``VTUBER_WEBHOOK_SECRET``: receivers could not tell our calls from forgeries."""
+
+
+def require_signing(env: str, secret: str) -> None:
+    if env == "production" and not secret:
+        raise UnsignedWebhooksRefused(
+            "VTUBER_WEBHOOK_SECRET is empty: in production (VTUBER_ENV=production) webhooks are always "
+            "signed; set the secret and restart the notify worker"
+        )
 
 
 def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:

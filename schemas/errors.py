@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     unknown_persona = "unknown_persona"
     conflict = "conflict"
     unauthorized = "unauthorized"
+    callback_not_allowed = "callback_not_allowed"
     # Dependencies (503 at the API).
     dependency_unavailable = "dependency_unavailable"
     # Stage failures recorded on a job.

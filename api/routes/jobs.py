@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from api.callbacks import checked_callback
 from api.deps import State
 from api.errors import ApiError
 from api.event_feed import last_entry_id, wait_for_change
@@ -56,6 +57,7 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
     fields: dict[str, Any]
     if content_type.startswith("multipart/form-data"):
         upload = await read_upload(request, field="audio", max_bytes=state.settings.max_upload_bytes)
+        callback_url = await checked_callback(upload.form.get("callback_url"), state.settings)
         info = await run_in_threadpool(
             inspect_upload,
             upload.data,
@@ -74,7 +76,7 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
         fields = {
             "kind": "audio",
             "input_audio_id": audio_id,
-            "callback_url": upload.form.get("callback_url"),
+            "callback_url": callback_url,
         }
     elif content_type.startswith("application/json"):
         try:
@@ -83,7 +85,8 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
             raise ApiError(
                 ErrorCode.validation_error, "the request is not valid", details=exc.errors(include_url=False)
             ) from exc
-        fields = {"kind": "text", "input_text": body.text, "callback_url": body.callback_url}
+        callback_url = await checked_callback(body.callback_url, state.settings)
+        fields = {"kind": "text", "input_text": body.text, "callback_url": callback_url}
     else:
         raise ApiError(
             ErrorCode.unsupported_media_type, "send application/json text or multipart/form-data audio"

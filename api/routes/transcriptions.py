@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from api.callbacks import checked_callback
 from api.deps import State
 from api.errors import ApiError
 from api.uploads import read_uploads
@@ -72,6 +73,7 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
         request, field="files", max_bytes=settings.max_upload_bytes, max_files=settings.max_batch_files
     )
     options = parse_options(uploads[0].form.get("options"), settings.stt_allowed_models)
+    callback_url = await checked_callback(uploads[0].form.get("callback_url"), settings)
     stored: list[tuple[str, str, float]] = []
     for number, upload in enumerate(uploads):
         name = upload.filename or f"file-{number}"
@@ -99,7 +101,7 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
         state.storage,
         options=options,
         files=stored,
-        callback_url=uploads[0].form.get("callback_url"),
+        callback_url=callback_url,
     )
     for index, (_, _, duration_s) in enumerate(stored):
         await run_in_threadpool(state.dispatcher.transcribe_file, batch["_id"], index, audio_s=duration_s)

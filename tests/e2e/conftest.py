@@ -22,6 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **TEST_ENV,
         "VTUBER_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
         "VTUBER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "VTUBER_CALLBACK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',  # the tests' receivers are local
         # The sweep runs often and judges quickly, so lost work comes back within a test's wait.
         "VTUBER_RECOVERY_INTERVAL_S": "5",
         "VTUBER_RECOVERY_IDLE_S": "20",

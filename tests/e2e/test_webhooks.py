@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from pymongo import MongoClient
 
-from pipelines.webhooks import SIGNATURE_HEADER, verify
+from pipelines.webhooks import ATTEMPT_HEADER, SIGNATURE_HEADER, verify
 from tests.conftest import TEST_ENV
 from tests.e2e.conftest import VISIBILITY_TIMEOUT_S, WEBHOOK_SECRET, wait_for_job
 from tests.fakes.server_thread import ServerThread
@@ -24,17 +24,23 @@ pytestmark = pytest.mark.e2e
 
 class Receiver:
     """A client's webhook endpoint; the first call answers 503 to prove delivery is retried, or,
-    with ``hold_first``, is held unanswered (to kill the sender mid-delivery)."""
+    with ``hold_first``, is held unanswered (to kill the sender mid-delivery), or, with
+    ``redirect_to``, every call is redirected there."""
 
-    def __init__(self, *, hold_first: bool = False) -> None:
+    def __init__(self, *, hold_first: bool = False, redirect_to: str = "") -> None:
         self.calls: list[tuple[bytes, dict[str, str]]] = []
         self.held: list[bytes] = []
         self.refused = 0
         self.hold_first = hold_first
+        self.redirect_to = redirect_to
+        self.redirected = 0
         self.app = FastAPI()
         self.app.add_api_route("/hook", self.hook, methods=["POST"])
 
     async def hook(self, request: Request) -> Response:
+        if self.redirect_to:
+            self.redirected += 1
+            return Response(status_code=307, headers={"Location": self.redirect_to})
         if self.hold_first and not self.held:
             self.held.append(await request.body())
             await asyncio.sleep(120)  # the sender dies while it waits for this answer
@@ -65,14 +71,22 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     server.stop()
 
 
-def wait_for_recorded_delivery(stack: Stack, kind: str, object_id: str, timeout: float = 60) -> None:
-    """Until the notify task recorded the receiver's answer: after that it sends nothing more."""
+def wait_for_recorded_delivery(
+    stack: Stack, kind: str, object_id: str, timeout: float = 60
+) -> dict[str, Any]:
+    """Until the notify task recorded the receiver's answer: after that it sends nothing more.
+    Returns the job or batch document (``webhook``, ``webhook_attempts``)."""
     database: Any = MongoClient(stack.mongo_url)[TEST_ENV["VTUBER_MONGO_DB"]]
     collection = database["jobs" if kind == "job" else "batches"]
     deadline = time.monotonic() + timeout
-    while not (collection.find_one({"_id": object_id}) or {}).get("webhook"):
+    while not (found := collection.find_one({"_id": object_id}) or {}).get("webhook"):
         assert time.monotonic() < deadline, "the delivery was never recorded"
         time.sleep(0.1)
+    return dict(found)
+
+
+def attempts(doc: dict[str, Any]) -> list[tuple[int, int | None]]:
+    return [(a["attempt"], a["status_code"]) for a in doc.get("webhook_attempts", [])]
 
 
 def test_completed_job_calls_back_signed_after_a_retry(
@@ -87,8 +101,31 @@ def test_completed_job_calls_back_signed_after_a_retry(
     assert event["event"] == "job.completed" and event["data"]["job_id"] == job["id"]
     assert event["data"]["reply"]["text"] == job["reply"]["text"]
     assert event["id"] == f"job.completed:{job['id']}"
-    wait_for_recorded_delivery(stack, "job", job["id"])
+    assert target.calls[0][1][ATTEMPT_HEADER.lower()] == "2"  # the 503 was attempt 1
+    recorded = wait_for_recorded_delivery(stack, "job", job["id"])
     assert len(target.calls) == 1  # delivered once
+    assert attempts(recorded) == [(1, 503), (2, 204)]
+    assert recorded["webhook"]["status_code"] == 204
+
+
+def test_a_redirect_into_the_cloud_metadata_service_is_not_followed_nor_retried(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
+    target = Receiver(redirect_to="http://169.254.169.254/latest/meta-data/")
+    server = ServerThread(target.app).start()
+    try:
+        accepted = api.post(
+            f"/v1/sessions/{session_id}/utterances",
+            json={"text": "Hi!", "callback_url": f"{server.url}/hook"},
+        )
+        job = wait_for_job(api, accepted.json()["job_id"])
+        recorded = wait_for_recorded_delivery(stack, "job", job["id"])
+    finally:
+        server.stop()
+    assert recorded["webhook"]["status_code"] is None
+    assert recorded["webhook"]["error"].startswith("callback_not_allowed")
+    assert attempts(recorded) == [(1, None)] and "169.254.169.254" in recorded["webhook_attempts"][0]["error"]
+    assert target.redirected == 1  # refused at once, never retried
 
 
 def test_a_notify_worker_killed_mid_delivery_loses_nothing(
@@ -135,5 +172,6 @@ def test_finished_batch_calls_back(api: httpx.Client, receiver: tuple[Receiver, 
     )
     assert accepted.status_code == 202
     (event,) = target.wait_for(1)
+    assert target.calls[0][1][ATTEMPT_HEADER.lower()] == "2"
     assert event["event"] == "transcription.failed"  # its only file was silent
     assert event["data"]["batch_id"] == accepted.json()["batch_id"] and event["data"]["files_failed"] == 1

@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 from pipelines.webhooks import encode_event, event_id, sign, verify
 
 
@@ -19,3 +21,12 @@ def test_signature_round_trip_and_tampering() -> None:
 def test_old_signatures_are_rejected() -> None:
     body = b"{}"
     assert not verify(body, sign(body, "k", int(time.time()) - 3600), "k")
+
+
+def test_production_refuses_to_send_unsigned() -> None:
+    from pipelines.webhooks import UnsignedWebhooksRefused, require_signing
+
+    require_signing("development", "")  # a laptop may send unsigned callbacks
+    require_signing("production", "s3cret")
+    with pytest.raises(UnsignedWebhooksRefused, match="VTUBER_WEBHOOK_SECRET"):
+        require_signing("production", "")
