@@ -1,6 +1,8 @@
 """One JSON error shape for every failure, with a machine-readable code and never a stack trace."""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,30 +31,77 @@ STATUS_FOR_CODE = {
     ErrorCode.conflict: 409,
     ErrorCode.unauthorized: 401,
     ErrorCode.callback_not_allowed: 422,
+    ErrorCode.forbidden: 403,
+    ErrorCode.rate_limited: 429,
+    ErrorCode.too_many_jobs: 429,
     ErrorCode.dependency_unavailable: 503,
 }
-CODE_FOR_STATUS = {404: ErrorCode.not_found, 405: ErrorCode.validation_error, 401: ErrorCode.unauthorized}
+CODE_FOR_STATUS = {
+    404: ErrorCode.not_found,
+    405: ErrorCode.validation_error,
+    401: ErrorCode.unauthorized,
+    413: ErrorCode.payload_too_large,
+    415: ErrorCode.unsupported_media_type,
+}
+
+
+# Documented on every API route (OpenAPI): any of them may refuse a request in the one error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Bad request: malformed body, unreadable audio, unknown persona.",
+        401: "No API key, or not a valid one.",
+        403: "The key lacks the scope this needs.",
+        404: "No such object (or not this key's, or not an id of this API).",
+        409: "Not ready yet (e.g. a transcript still being made).",
+        413: "The body or an uploaded file is over its size limit.",
+        415: "A content type this route does not take.",
+        422: "The request does not match the schema.",
+        429: "Rate limit or concurrency limit reached; see Retry-After.",
+        503: "A backing service is down; retry after Retry-After.",
+    }.items()
+}
 
 
 class ApiError(Exception):
-    def __init__(self, code: ErrorCode, message: str, *, status: int | None = None, details: object = None):
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        status: int | None = None,
+        details: object = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or STATUS_FOR_CODE.get(code, 400)
         self.details = details
+        self.headers = headers
 
 
-def error_response(status: int, code: ErrorCode, message: str, details: object = None) -> JSONResponse:
+def validation_details(errors: Sequence[Any]) -> list[dict[str, object]]:
+    """Where and why, never the input: it may be undecodable bytes or an exception object."""
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in errors
+    ]
+
+
+def error_response(
+    status: int, code: ErrorCode, message: str, details: object = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details))  # type: ignore[arg-type]
-    headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 503:
+        headers = {"Retry-After": "5", **(headers or {})}
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StageError)
     async def _stage_error(_: Request, exc: StageError) -> JSONResponse:
@@ -60,10 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-            for err in exc.errors()
-        ]
+        details = validation_details(exc.errors())
         return error_response(422, ErrorCode.validation_error, "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,6 +17,7 @@ class RenderedJob:
     version: str
     terminal: bool
     body: bytes
+    owner: str | None  # the API key that submitted the job (checked on every poll)
 
 
 class JobViewCache:
@@ -33,12 +34,13 @@ class JobViewCache:
         self._views.move_to_end(job_id)
         return view
 
-    def render(self, view: JobOut, version: str) -> RenderedJob:
+    def render(self, view: JobOut, version: str, owner: str | None) -> RenderedJob:
         """Serialize ``view`` once and keep it while ``version`` is current."""
         rendered = RenderedJob(
             version=version,
             terminal=view.status in FINISHED,
             body=view.model_copy(update={"version": version}).model_dump_json().encode(),
+            owner=owner,
         )
         if version != NO_VERSION:  # without a log there is no version to tell a change by
             self._views[view.id] = rendered

@@ -6,12 +6,18 @@ from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from api.errors import install_error_handlers
+from api.auth import KeyCache
+from api.body_limit import BodyLimitMiddleware
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.ids import check_path_ids
 from api.job_view_cache import JobViewCache
 from api.known_sessions import KnownSessions
 from api.metrics import install_metrics
+from api.production import refuse_unsafe_production
+from api.rate_limits import KeyRateLimits
 from api.routes import (
     audio,
     control,
@@ -46,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage.ensure_indexes()
         except Exception as exc:  # start anyway: /readyz reports the database until it is back
             log.warning("could not create indexes at start-up: %r", exc)
+        refuse_unsafe_production(config, storage)
         client = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
         # Event readers block in XREAD for up to events.READ_SLICE_S at a time, under this timeout.
         async_client = aioredis.Redis.from_url(config.redis_url, socket_timeout=10, socket_connect_timeout=5)
@@ -62,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events=EventLog(client, ttl_s=config.events_ttl_s),
             views=JobViewCache(),
             sessions=KnownSessions(),
+            keys=KeyCache(config.api_key_cache_s),
+            rate_limits=KeyRateLimits(config),
         )
         yield
         storage.close()
@@ -73,11 +82,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Speech or text in; reply text, voice, lip sync and expressions out.",
         lifespan=lifespan,
+        dependencies=[Depends(check_path_ids)],  # ids by shape, before any dependency reads the database
     )
     install_error_handlers(app)
-    install_metrics(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=config.max_body_bytes,
+        max_multipart_bytes=config.max_multipart_bytes,
+    )
+    if config.cors_origins:  # browsers on these origins (an OBS overlay, a web client) may call us
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],
+            expose_headers=["ETag", "Retry-After"],
+        )
+    install_metrics(app)  # outside the body limit: refused requests are counted too
     for module in (health, sessions, jobs, events, history, feedback, audio, transcriptions, control, web):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     return app
 
 

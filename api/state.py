@@ -6,8 +6,10 @@ import redis
 import redis.asyncio as aioredis
 from celery import Celery
 
+from api.auth import KeyCache
 from api.job_view_cache import JobViewCache
 from api.known_sessions import KnownSessions
+from api.rate_limits import KeyRateLimits
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.settings import Settings
@@ -27,3 +29,5 @@ class ApiState:
     events: EventLog
     views: JobViewCache
     sessions: KnownSessions
+    keys: KeyCache
+    rate_limits: KeyRateLimits

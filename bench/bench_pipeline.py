@@ -85,7 +85,7 @@ def main(turns: int = 4, files: int = 12) -> None:
     stack.start()
     stack.wait_for_workers()
     try:
-        with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+        with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.api_headers) as client:
             session = client.post("/v1/sessions", json={}).json()["id"]
             turn(client, session, text="Hello!")  # loads every model once
             spoken = spoken_wav(PROMPTS[0])

@@ -105,18 +105,18 @@ def observe_long_poll(client: httpx.Client, job_id: str, started: float) -> Obse
 class SessionFollower:
     """A background SSE client on a session's stream: when did each job complete, by our clock."""
 
-    def __init__(self, base_url: str, session: str) -> None:
+    def __init__(self, base_url: str, session: str, headers: dict[str, str]) -> None:
         self.completed: queue.Queue[tuple[str, float]] = queue.Queue()
         self._ready = threading.Event()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, args=(base_url, session), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(base_url, session, headers), daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the session event stream did not open")
 
-    def _run(self, base_url: str, session: str) -> None:
+    def _run(self, base_url: str, session: str, headers: dict[str, str]) -> None:
         with (
-            httpx.Client(base_url=base_url, timeout=None) as client,
+            httpx.Client(base_url=base_url, timeout=None, headers=headers) as client,
             connect_sse(client, "GET", f"/v1/sessions/{session}/events") as source,
         ):
             self._ready.set()

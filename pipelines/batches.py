@@ -28,11 +28,13 @@ def create_batch(
     options: BatchOptions,
     files: list[tuple[str, str, float]],
     callback_url: str | None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """``files`` are (filename, stored audio id, duration in seconds)."""
+    """``files`` are (filename, stored audio id, duration in seconds); ``owner`` the API key id."""
     now = utcnow()
     batch: dict[str, Any] = {
         "_id": new_id(),
+        "owner": owner,
         "status": BatchStatus.queued.value,
         "options": options.model_dump(),
         "files_total": len(files),

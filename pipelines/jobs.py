@@ -41,10 +41,13 @@ def create_job(
     input_text: str | None = None,
     input_audio_id: str | None = None,
     callback_url: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
+    """``owner``: the id of the API key that submitted it (only that key, or an admin, reads it)."""
     now = utcnow()
     doc: dict[str, Any] = {
         "_id": new_id(),
+        "owner": owner,
         "session_id": session_id,
         "kind": kind,
         "status": JobStatus.queued.value,

@@ -25,9 +25,23 @@ class Settings(BaseSettings):
     mongo_db: str = "vtuber"
     env: Literal["development", "production"] = Field(
         default="development",
-        description="production: webhooks are always signed (no VTUBER_WEBHOOK_SECRET, no sending).",
+        description="production refuses to start with open access, an unsigned webhook secret or a "
+        "development key.",
     )
-    admin_token: str = Field(default="", description="Bearer token for admin endpoints; empty = open.")
+
+    # --- access ---------------------------------------------------------------------------------------
+    open_access: bool = Field(
+        default=False, description="Serve requests without a key as an admin: local experiments only."
+    )
+    api_key_cache_s: float = Field(
+        default=10.0, description="How long the API trusts a verified key before asking MongoDB again."
+    )
+    rate_limit: str = Field(default="50/second", description="Requests per key (the limits library's notation).")
+    submit_rate_limit: str = Field(default="60/minute", description="Turns and batches submitted per key.")
+    max_jobs_in_flight: int = Field(default=20, ge=1, description="Unfinished turns per key.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (JSON list)."
+    )
     public_base_url: str = Field(
         default="", description="Prefix for URLs the API returns; empty means relative URLs."
     )
@@ -81,7 +95,13 @@ class Settings(BaseSettings):
     default_persona: str = "hana"
 
     # --- audio intake -----------------------------------------------------------------------------
-    max_upload_bytes: int = 25 * 1024 * 1024
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="Each uploaded audio file.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, description="Any request body but a multipart upload (JSON included)."
+    )
+    max_multipart_bytes: int = Field(
+        default=512 * 1024 * 1024, description="A whole multipart request (every file of a batch)."
+    )
     max_audio_seconds: float = 60.0
     max_batch_audio_seconds: float = 3 * 3600.0
     max_batch_files: int = 100

@@ -41,6 +41,7 @@ class Storage:
         self.batches = self.db["batches"]
         self.batch_files = self.db["batch_files"]
         self.feedback = self.db["feedback"]
+        self.api_keys = self.db["api_keys"]  # hashed client and admin keys (pipelines/api_keys.py)
         self.dead_letters = self.db["dead_letters"]  # task messages given up on (pipelines/deliveries.py)
         self.audio = gridfs.GridFSBucket(self.db, bucket_name=AUDIO_BUCKET)
 
@@ -48,6 +49,7 @@ class Storage:
         """Create indexes at start-up (idempotent)."""
         self.jobs.create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
         self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+        self.jobs.create_index([("owner", ASCENDING), ("status", ASCENDING)])  # jobs in flight per key
         # One document per (job, attempt, segment): redelivered stages upsert, never duplicate.
         self.segments.create_index(
             [("job_id", ASCENDING), ("attempt", ASCENDING), ("index", ASCENDING)], unique=True

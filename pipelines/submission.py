@@ -1,6 +1,9 @@
 """Accepting a turn: store the job, announce it, send its first task — or fail it, never leave it dangling."""
 
+import contextlib
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
@@ -15,8 +18,8 @@ def submit_turn(
 ) -> dict[str, Any]:
     """Create the job and enqueue its first stage; if the broker is down the job is failed, then raised."""
     job = create_job(storage, **job_fields)
-    events.emit(EventType.job_queued, job)
     try:
+        events.emit(EventType.job_queued, job)  # Redis holds the log and the queue: both or neither
         if job["kind"] == "audio":
             dispatcher.transcribe_utterance(job["_id"])
         else:
@@ -29,8 +32,9 @@ def submit_turn(
             message="the job queue was unavailable; submit again",
             stage=None,
         )
-        if failed is not None:  # its webhook waits in the outbox for the sweep, like the queue
-            events.emit(EventType.job_failed, failed, error=failed["error"])
-            storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": FOLLOWUP_EVENT}})
+        if failed is not None:  # its end event and webhook wait in the outbox if Redis is what failed
+            with contextlib.suppress(RedisError):
+                events.emit(EventType.job_failed, failed, error=failed["error"])
+                storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": FOLLOWUP_EVENT}})
         raise
     return job

@@ -21,6 +21,9 @@ class ErrorCode(StrEnum):
     conflict = "conflict"
     unauthorized = "unauthorized"
     callback_not_allowed = "callback_not_allowed"
+    forbidden = "forbidden"
+    rate_limited = "rate_limited"
+    too_many_jobs = "too_many_jobs"
     # Dependencies (503 at the API).
     dependency_unavailable = "dependency_unavailable"
     # Stage failures recorded on a job.

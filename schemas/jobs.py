@@ -88,8 +88,12 @@ class JobOut(BaseModel):
     )
 
 
+# Control characters other than tab and line breaks have no place in chat text (NUL, escapes, bells).
+PRINTABLE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+
+
 class TextUtterance(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
     callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
 
 

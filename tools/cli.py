@@ -14,7 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.api_keys import create_key, list_keys, revoke_key
 from pipelines.settings import PROJECT_ROOT
+from pipelines.storage import Storage
+from schemas.api_keys import Scope
 from tools.spoken import spoken_wav
 from tools.stack import Stack
 from tools.supervisor import Supervisor
@@ -161,7 +164,7 @@ def demo() -> None:
 
 
 def demo_turn(stack: Stack, run_dir: Path) -> None:
-    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+    with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.api_headers) as client:
         session = client.post("/v1/sessions", json={}).json()
         console.print(f"session {session['id']} with persona [bold]{session['persona']}[/bold]")
         warm = client.post(f"/v1/sessions/{session['id']}/utterances", json={"text": "Hello!"}).json()
@@ -201,12 +204,61 @@ def run(
         console.print(
             f"API        {stack.api_url}  (docs: {stack.api_url}/docs, metrics: {stack.api_url}/metrics)"
         )
+        console.print(f"player     {stack.api_url}/player#key={stack.api_key}")
+        console.print(
+            f"API key    {stack.api_key}  (development key, client and admin; "
+            "send it as Authorization: Bearer <key>)"
+        )
         console.print(f"Flower     {flower}  (queues, workers, tasks)")
         console.print(f"Redis      {stack.redis_url}")
         console.print(f"MongoDB    {stack.mongo_url}")
         console.print(f"logs       {shown(stack.run_dir)}/  (restarts: supervisor.log)")
         console.print("Crashed parts are restarted; Ctrl-C stops everything.")
         supervisor.run_forever()  # from the main thread, which started every child
+
+
+keys = typer.Typer(help="API keys in the database of VTUBER_MONGO_URL: create, list, revoke.")
+cli.add_typer(keys, name="keys")
+
+
+def key_storage() -> Storage:
+    from pipelines.settings import get_settings
+
+    return Storage(get_settings())
+
+
+@keys.command("create")
+def create_api_key(
+    name: str = typer.Option(..., help="who or what uses it, e.g. 'obs-overlay'"),
+    scope: list[Scope] = typer.Option([Scope.client], help="client (default) and/or admin"),
+) -> None:
+    """Create a key; its secret is printed once and never stored (only its hash is)."""
+    key, secret = create_key(key_storage(), name=name, scopes=scope)
+    console.print(f"key {key.id} ({', '.join(sorted(key.scopes))}) for {name}:")
+    console.print(secret, soft_wrap=True, highlight=False)
+    console.print("[yellow]Keep it now: it cannot be shown again.[/yellow]")
+
+
+@keys.command("list")
+def list_api_keys() -> None:
+    """Every key with its scopes and state (never the secret)."""
+    table = Table("id", "name", "scopes", "development", "created", "revoked")
+    for info in list_keys(key_storage()):
+        revoked = f"{info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else ""
+        table.add_row(
+            info.id, info.name, ", ".join(info.scopes), "yes" if info.development else "",
+            f"{info.created_at:%Y-%m-%d %H:%M}", revoked,
+        )  # fmt: skip
+    console.print(table)
+
+
+@keys.command("revoke")
+def revoke_api_key(key_id: str) -> None:
+    """Revoke a key by id; the API stops accepting it within VTUBER_API_KEY_CACHE_S."""
+    if not revoke_key(key_storage(), key_id):
+        console.print(f"[red]no live key {key_id}[/red]")
+        raise typer.Exit(code=1)
+    console.print(f"key {key_id} revoked")
 
 
 if __name__ == "__main__":

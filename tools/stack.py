@@ -25,8 +25,10 @@ import httpx
 import redis
 from pymongo import MongoClient
 
+from pipelines.api_keys import create_key
 from pipelines.queues import WORKER_POOLS
 from pipelines.settings import PROJECT_ROOT
+from schemas.api_keys import Scope
 
 DEFAULT_POOLS = ["stt-cpu", "llm", "tts", "animation", "notify"]
 
@@ -124,6 +126,7 @@ class Stack:
     mongo_in_memory: bool = False
     celery_app: str = "workers.runtime:app"  # benchmarks start workers of their own configuration
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    api_key: str = ""  # the development key start() creates (client and admin scopes)
     # How each part was started (so a supervisor can start it again the same way), and the parts
     # stopped on purpose (which a supervisor leaves alone until they are started again).
     commands: dict[str, tuple[list[str], dict[str, str] | None]] = field(default_factory=dict)
@@ -264,7 +267,24 @@ class Stack:
         for pool in self.pools:
             self.start_worker(pool)
         self.start_api()
+        self.api_key = self.create_key("development", [Scope.client, Scope.admin], development=True)
         return self
+
+    def create_key(self, name: str, scopes: list[Scope], *, development: bool = False) -> str:
+        """A new API key in this stack's database; its plain text (shown once)."""
+        from pipelines.settings import Settings
+        from pipelines.storage import Storage
+
+        env = self.child_env()
+        storage = Storage(Settings(mongo_url=self.mongo_url, mongo_db=env.get("VTUBER_MONGO_DB", "vtuber")))
+        try:
+            return create_key(storage, name=name, scopes=scopes, development=development)[1]
+        finally:
+            storage.close()
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def wait_for_workers(self, timeout: float = 120) -> None:
         """Until every started worker answers a ping (models still load lazily, on first task)."""

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from api.auth import CallerKey, owns
 from api.deps import StorageDep
 from api.errors import ApiError
 from schemas.errors import ErrorCode
@@ -14,10 +15,12 @@ CHUNK = 256 * 1024
 
 
 @router.get("/{audio_id}", response_class=StreamingResponse)
-def get_audio(audio_id: str, storage: StorageDep, format: str | None = None) -> StreamingResponse:
+def get_audio(
+    audio_id: str, key: CallerKey, storage: StorageDep, format: str | None = None
+) -> StreamingResponse:
     """The audio as stored; ``?format=ogg`` gives the web-friendly copy of synthesized speech."""
     info = storage.audio_info(audio_id)
-    if info is None:
+    if info is None or not owns(key, info.metadata):
         raise ApiError(ErrorCode.not_found, f"audio {audio_id} not found")
     if format and format != info.metadata.get("format"):
         info = storage.copy_in_format(info, format)

@@ -7,7 +7,7 @@ from api.auth import AdminGuard
 from api.deps import State
 from pipelines.stt_routing import SttMode
 
-router = APIRouter(prefix="/v1/control", tags=["control"])
+router = APIRouter(prefix="/v1/control", tags=["control"], dependencies=[AdminGuard])
 
 
 class SttControl(BaseModel):
@@ -33,7 +33,7 @@ def get_stt(state: State) -> SttControlOut:
     return describe(state)
 
 
-@router.put("/stt", response_model=SttControlOut, dependencies=[AdminGuard])
+@router.put("/stt", response_model=SttControlOut)
 def put_stt(body: SttControl, state: State) -> SttControlOut:
     state.router.set_mode(body.mode)
     return describe(state)

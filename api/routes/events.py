@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Response
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.auth import CallerKey, owned_or_404
 from api.deps import State
 from api.errors import ApiError
 from api.event_feed import follow, last_entry_id, replay
@@ -32,12 +33,12 @@ def resume_point(last_event_id: str | None) -> str:
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
-async def job_events(job_id: str, state: State, last_event_id: LastEventId = None) -> Response:
+async def job_events(
+    job_id: str, caller: CallerKey, state: State, last_event_id: LastEventId = None
+) -> Response:
     """The job's events from the start (or after ``Last-Event-ID``), live, until it completes or fails."""
     after = resume_point(last_event_id)
-    job = await run_in_threadpool(get_job, state.storage, job_id)
-    if job is None:
-        raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
+    job = owned_or_404(caller, await run_in_threadpool(get_job, state.storage, job_id), f"job {job_id}")
     key = job_stream(job_id)
     if job["status"] in FINISHED:  # nothing more will come: no waiting
         if not await state.aredis.exists(key):
@@ -54,12 +55,12 @@ async def job_events(job_id: str, state: State, last_event_id: LastEventId = Non
 
 @router.get("/sessions/{session_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def session_events(
-    session_id: str, state: State, last_event_id: LastEventId = None
+    session_id: str, caller: CallerKey, state: State, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
     """Every event of the session's turns, live, until the connection's maximum duration."""
     after = resume_point(last_event_id)
-    if await run_in_threadpool(state.storage.sessions.count_documents, {"_id": session_id}, limit=1) == 0:
-        raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
+    session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
+    owned_or_404(caller, session, f"session {session_id}")
     key = session_stream(session_id)
     if after == NO_VERSION:  # a session is long: a fresh client wants what comes next, not the past
         after = await last_entry_id(state.aredis, key)

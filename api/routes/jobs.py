@@ -7,17 +7,19 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from api.auth import CallerKey, owned_or_404, owns
 from api.callbacks import checked_callback
 from api.deps import State
-from api.errors import ApiError
+from api.errors import ApiError, validation_details
 from api.event_feed import last_entry_id, wait_for_change
 from api.job_view_cache import RenderedJob
 from api.state import ApiState
 from api.uploads import read_upload
+from pipelines.api_keys import ApiKey
 from pipelines.audio_probe import inspect_upload
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream
 from pipelines.job_views import load_job_views
-from pipelines.jobs import get_job
+from pipelines.jobs import ACTIVE, get_job
 from pipelines.submission import submit_turn
 from pipelines.urls import job_url
 from schemas.errors import ErrorCode
@@ -48,11 +50,12 @@ UTTERANCE_BODY = {
     response_model=JobAccepted,
     openapi_extra={"requestBody": UTTERANCE_BODY},
 )
-async def submit_utterance(session_id: str, request: Request, state: State) -> JobAccepted:
+async def submit_utterance(session_id: str, key: CallerKey, request: Request, state: State) -> JobAccepted:
     """Accept a viewer's utterance: JSON ``{"text": ...}`` or multipart with an ``audio`` file."""
-    session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
-    if session is None:
-        raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
+    found = await run_in_threadpool(state.sessions.get, state.storage, session_id)
+    session = owned_or_404(key, found, f"session {session_id}")
+    await state.rate_limits.submit(key.id)
+    await run_in_threadpool(refuse_beyond_jobs_in_flight, state, key)
     content_type = request.headers.get("content-type", "")
     fields: dict[str, Any]
     if content_type.startswith("multipart/form-data"):
@@ -71,7 +74,12 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
             upload.data,
             filename=upload.filename or "utterance",
             content_type=upload.content_type or "application/octet-stream",
-            metadata={"session_id": session_id, "format": info.format, "duration_s": info.duration_s},
+            metadata={
+                "session_id": session_id,
+                "owner": key.id,
+                "format": info.format,
+                "duration_s": info.duration_s,
+            },
         )
         fields = {
             "kind": "audio",
@@ -83,7 +91,7 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
             body = TextUtterance.model_validate_json(await request.body())
         except ValidationError as exc:
             raise ApiError(
-                ErrorCode.validation_error, "the request is not valid", details=exc.errors(include_url=False)
+                ErrorCode.validation_error, "the request is not valid", details=validation_details(exc.errors())
             ) from exc
         callback_url = await checked_callback(body.callback_url, state.settings)
         fields = {"kind": "text", "input_text": body.text, "callback_url": callback_url}
@@ -97,6 +105,7 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
         state.events,
         state.dispatcher,
         session_id=session_id,
+        owner=key.id,
         persona=session["persona"],
         persona_version=session["persona_version"],
         **fields,
@@ -106,9 +115,20 @@ async def submit_utterance(session_id: str, request: Request, state: State) -> J
     )
 
 
+def refuse_beyond_jobs_in_flight(state: ApiState, key: ApiKey) -> None:
+    cap = state.settings.max_jobs_in_flight
+    if state.storage.jobs.count_documents({"owner": key.id, "status": {"$in": ACTIVE}}, limit=cap) >= cap:
+        raise ApiError(
+            ErrorCode.too_many_jobs,
+            f"this key has {cap} turns still running; wait for one to finish",
+            headers={"Retry-After": "1"},
+        )
+
+
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def poll_job(
     job_id: str,
+    key: CallerKey,
     state: State,
     wait: Annotated[
         float | None, Query(ge=0, le=30, description="Long-poll: hold the request up to this many seconds")
@@ -126,6 +146,8 @@ async def poll_job(
         version = NO_VERSION
         wait = None
     view = await rendered_job(state, job_id, version)
+    if not owns(key, {"owner": view.owner}):
+        raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
     if wait and since == view.version and not view.terminal:
         timeout = min(wait, state.settings.long_poll_max_s)
         newer = await wait_for_change(state.aredis, job_id, since, timeout)
@@ -143,4 +165,4 @@ async def rendered_job(state: ApiState, job_id: str, version: str) -> RenderedJo
     if job is None:
         raise ApiError(ErrorCode.not_found, f"job {job_id} not found")
     [view] = await run_in_threadpool(load_job_views, state.storage, state.settings, [job])
-    return state.views.render(view, version)
+    return state.views.render(view, version, job.get("owner"))

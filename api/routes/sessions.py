@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from api.auth import CallerKey, owned_or_404
 from api.deps import SettingsDep, StorageDep
 from api.errors import ApiError
 from pipelines.jobs import new_id, utcnow
@@ -25,7 +26,7 @@ def session_out(doc: dict, settings: SettingsDep) -> SessionOut:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 def create_session(
-    storage: StorageDep, settings: SettingsDep, body: SessionCreate | None = None
+    key: CallerKey, storage: StorageDep, settings: SettingsDep, body: SessionCreate | None = None
 ) -> SessionOut:
     persona_id = (body.persona if body else None) or settings.default_persona
     try:
@@ -34,6 +35,7 @@ def create_session(
         raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
     doc = {
         "_id": new_id(),
+        "owner": key.id,
         "persona": persona.id,
         "persona_version": persona.version,
         "metadata": body.metadata if body else {},
@@ -44,8 +46,6 @@ def create_session(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-def get_session(session_id: str, storage: StorageDep, settings: SettingsDep) -> SessionOut:
-    doc = storage.sessions.find_one({"_id": session_id})
-    if doc is None:
-        raise ApiError(ErrorCode.not_found, f"session {session_id} not found")
+def get_session(session_id: str, key: CallerKey, storage: StorageDep, settings: SettingsDep) -> SessionOut:
+    doc = owned_or_404(key, storage.sessions.find_one({"_id": session_id}), f"session {session_id}")
     return session_out(doc, settings)

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from api.auth import CallerKey, owned_or_404
 from api.callbacks import checked_callback
+from api.content_disposition import attachment
 from api.deps import State
 from api.errors import ApiError
 from api.uploads import read_uploads
@@ -64,9 +66,10 @@ def parse_options(raw: str | None, allowed_models: list[str]) -> BatchOptions:
     response_model=BatchAccepted,
     openapi_extra={"requestBody": BATCH_BODY},
 )
-async def submit_batch(request: Request, state: State) -> BatchAccepted:
+async def submit_batch(request: Request, key: CallerKey, state: State) -> BatchAccepted:
     """One or many audio files in field ``files``; ``options`` is a JSON object (BatchOptions)."""
     settings = state.settings
+    await state.rate_limits.submit(key.id)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(ErrorCode.unsupported_media_type, "send multipart/form-data with one or more files")
     uploads = await read_uploads(
@@ -93,7 +96,12 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
             upload.data,
             filename=name,
             content_type=upload.content_type or "application/octet-stream",
-            metadata={"format": info.format, "duration_s": info.duration_s, "purpose": "batch"},
+            metadata={
+                "owner": key.id,
+                "format": info.format,
+                "duration_s": info.duration_s,
+                "purpose": "batch",
+            },
         )
         stored.append((name, audio_id, info.duration_s))
     batch = await run_in_threadpool(
@@ -102,6 +110,7 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
         options=options,
         files=stored,
         callback_url=callback_url,
+        owner=key.id,
     )
     for index, (_, _, duration_s) in enumerate(stored):
         await run_in_threadpool(state.dispatcher.transcribe_file, batch["_id"], index, audio_s=duration_s)
@@ -114,10 +123,8 @@ async def submit_batch(request: Request, state: State) -> BatchAccepted:
 
 
 @router.get("/{batch_id}", response_model=BatchOut)
-def get_batch(batch_id: str, state: State) -> BatchOut:
-    batch = state.storage.batches.find_one({"_id": batch_id})
-    if batch is None:
-        raise ApiError(ErrorCode.not_found, f"batch {batch_id} not found")
+def get_batch(batch_id: str, key: CallerKey, state: State) -> BatchOut:
+    batch = owned_or_404(key, state.storage.batches.find_one({"_id": batch_id}), f"batch {batch_id}")
     files = list(state.storage.batch_files.find({"batch_id": batch_id}).sort("index", 1))
     formats = batch["options"].get("formats") or list(FORMATS)
     return BatchOut(
@@ -156,9 +163,10 @@ def get_batch(batch_id: str, state: State) -> BatchOut:
 
 
 @router.get("/{batch_id}/files/{index}/transcript.{fmt}")
-def download_transcript(batch_id: str, index: int, fmt: str, state: State) -> Response:
+def download_transcript(batch_id: str, index: int, fmt: str, key: CallerKey, state: State) -> Response:
     if fmt not in FORMATS:
         raise ApiError(ErrorCode.not_found, f"unknown format {fmt!r}; use {sorted(FORMATS)}")
+    owned_or_404(key, state.storage.batches.find_one({"_id": batch_id}), f"batch {batch_id}")
     doc = state.storage.batch_files.find_one({"batch_id": batch_id, "index": index})
     if doc is None:
         raise ApiError(ErrorCode.not_found, f"file {index} of batch {batch_id} not found")
@@ -169,5 +177,5 @@ def download_transcript(batch_id: str, index: int, fmt: str, state: State) -> Re
     return Response(
         render(Transcript.model_validate(doc["transcript"])),
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'},
+        headers={"Content-Disposition": attachment(f"{stem}.{fmt}")},
     )

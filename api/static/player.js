@@ -19,6 +19,18 @@ const $ = (id) => document.getElementById(id);
 const resolve = (path) => new URL(path, document.baseURI);
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
+// The API key: from the page's fragment (`/player#key=...`, as `make run` prints it; a fragment is
+// never sent to servers or logs) or remembered from an earlier visit.
+const apiKey = (() => {
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromFragment) {
+    localStorage.setItem("vtuber-api-key", fromFragment);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return fromFragment || localStorage.getItem("vtuber-api-key") || "";
+})();
+const withKey = (headers = {}) => (apiKey ? { ...headers, Authorization: `Bearer ${apiKey}` } : headers);
+
 let sessionId = null;
 let audio = null; // the AudioContext: browsers allow it only after a click
 let turn = null; // the turn being played: one job, its feed, its scheduler and its audio sources
@@ -26,7 +38,7 @@ let turn = null; // the turn being played: one job, its feed, its scheduler and 
 // --- talking to the API ---------------------------------------------------------------------
 
 async function request(path, options = {}) {
-  const response = await fetch(resolve(path), options);
+  const response = await fetch(resolve(path), { ...options, headers: withKey(options.headers) });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const error = body && body.error;
@@ -97,7 +109,10 @@ const live = (current, generation = current.generation) => turn === current && c
 /** The event stream first; long-poll if the browser has none or the stream fails (never both). */
 function follow(current) {
   if (!("EventSource" in window)) return poll(current);
-  const events = new EventSource(resolve(`v1/jobs/${encodeURIComponent(current.jobId)}/events`));
+  // EventSource cannot send headers: the key goes in the query (`access_token`).
+  const stream = resolve(`v1/jobs/${encodeURIComponent(current.jobId)}/events`);
+  if (apiKey) stream.searchParams.set("access_token", apiKey);
+  const events = new EventSource(stream);
   current.events = events;
   for (const type of EVENT_TYPES) {
     events.addEventListener(type, (message) => {
@@ -208,7 +223,7 @@ async function fetchAudio(segment) {
 }
 
 async function decode(url) {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: withKey() });
   if (!response.ok) throw new Error(`GET ${url.pathname}: ${response.status}`);
   return audio.decodeAudioData(await response.arrayBuffer());
 }

@@ -6,6 +6,7 @@ segment, announce it, send the animation task, and only then encode the browser 
 
 import logging
 import time
+from typing import Any
 
 from pipelines.audio_codec import AudioEncodeError, encode_audio
 from pipelines.audio_types import SynthesizedSpeech
@@ -47,7 +48,7 @@ def synthesize_segment(
             filename=speech_file_name(job_id, attempt, index, "wav"),
             content_type="audio/wav",
             metadata={
-                **audio_metadata(job_id, index, speech, tts.name),
+                **audio_metadata(job, index, speech, tts.name),
                 "format": "wav",
             },
         )
@@ -80,7 +81,7 @@ def synthesize_segment(
         )
     ctx.dispatcher.animate(job_id, attempt, index)
     if speech is not None:
-        store_browser_copy(ctx, speech, job_id, attempt, index, tts.name)
+        store_browser_copy(ctx, speech, job, attempt, index, tts.name)
     latest = mark_segment_encoded(ctx.storage, job_id, attempt, index)
     if latest is not None:
         complete_if_done(ctx, latest)
@@ -91,7 +92,7 @@ def synthesize_segment(
 def store_browser_copy(
     ctx: StageContext,
     speech: SynthesizedSpeech,
-    job_id: str,
+    job: dict[str, Any],
     attempt: int,
     index: int,
     backend: str,
@@ -101,17 +102,20 @@ def store_browser_copy(
     try:
         ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "ogg"),
-            filename=speech_file_name(job_id, attempt, index, "ogg"),
+            filename=speech_file_name(job["_id"], attempt, index, "ogg"),
             content_type="audio/ogg",
-            metadata={**audio_metadata(job_id, index, speech, backend), "format": "ogg"},
+            metadata={**audio_metadata(job, index, speech, backend), "format": "ogg"},
         )
     except AudioEncodeError as exc:
-        log.warning("no ogg copy of %s segment %d: %r", job_id, index, exc)
+        log.warning("no ogg copy of %s segment %d: %r", job["_id"], index, exc)
 
 
-def audio_metadata(job_id: str, index: int, speech: SynthesizedSpeech, backend: str) -> dict[str, object]:
+def audio_metadata(
+    job: dict[str, Any], index: int, speech: SynthesizedSpeech, backend: str
+) -> dict[str, object]:
     return {
-        "job_id": job_id,
+        "job_id": job["_id"],
+        "owner": job.get("owner"),
         "segment": index,
         "sample_rate": speech.sample_rate,
         "duration_s": speech.duration_s,

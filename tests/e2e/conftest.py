@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_ENV
+from schemas.api_keys import Scope
 from tools.stack import Stack
 
 # Short enough that a message held by a SIGKILLed worker comes back within the test, long enough
@@ -26,6 +27,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # The sweep runs often and judges quickly, so lost work comes back within a test's wait.
         "VTUBER_RECOVERY_INTERVAL_S": "5",
         "VTUBER_RECOVERY_IDLE_S": "20",
+        # One key submits the whole suite's turns, some in bursts (rate limits have their own test).
+        "VTUBER_SUBMIT_RATE_LIMIT": "10000/minute",
+        "VTUBER_MAX_JOBS_IN_FLIGHT": "200",
     }
     stack = Stack(run_dir=tmp_path_factory.mktemp("stack"), env=env)
     try:
@@ -38,7 +42,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+    """A client with a key of the client scope: it reads only what it created."""
+    headers = {"Authorization": f"Bearer {stack.create_key('e2e client', [Scope.client])}"}
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as client:
         yield client
 
 

@@ -143,12 +143,6 @@ def test_queued_job_survives_a_redis_restart(api: httpx.Client, session_id: str,
     assert job["status"] == "completed", job["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: pipelines/submission.py emits job_queued to Redis before the try that fails the "
-    "job, so with Redis down that emit raises first and the job stays queued; the recovery sweep "
-    "later sends it on although the client was told 503",
-)
 def test_broker_down_fails_the_turn_and_says_503(api: httpx.Client, session_id: str, stack: Stack) -> None:
     db = database(stack)
     stack.stop("redis")

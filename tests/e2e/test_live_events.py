@@ -114,7 +114,7 @@ def test_session_stream_follows_turns_and_a_gone_client_leaves_no_task(
 ) -> None:
     before = open_streams(api)
     with (
-        httpx.Client(base_url=stack.api_url, timeout=180) as own,
+        httpx.Client(base_url=stack.api_url, timeout=180, headers=api.headers) as own,
         connect_sse(own, "GET", f"/v1/sessions/{session_id}/events") as source,
     ):
         assert source.response.status_code == 200

@@ -122,6 +122,10 @@ def launch(run_root: Path) -> Launcher:
         "VTUBER_LLM_MAX_TOKENS": "24",  # short replies: fifty turns on two shared cores
         "VTUBER_RECOVERY_INTERVAL_S": "5",  # the sweep re-sends what Redis lost within the test
         "VTUBER_RECOVERY_IDLE_S": "20",
+        # Supervision, not access, is under test here: keyless, and fifty turns at once allowed.
+        "VTUBER_OPEN_ACCESS": "true",
+        "VTUBER_SUBMIT_RATE_LIMIT": "10000/minute",
+        "VTUBER_MAX_JOBS_IN_FLIGHT": "200",
     }
     command = [sys.executable, "-m", "tools.cli", "run", "--port", str(api_port)]
     command += ["--flower-port", str(flower_port), "--run-dir", str(run_root / "run")]

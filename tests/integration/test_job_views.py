@@ -16,11 +16,13 @@ from pymongo import monitoring
 
 from api.main import create_app
 from pipelines import jobs
+from pipelines.api_keys import create_key
 from pipelines.events import EventLog
 from pipelines.job_views import load_job_views
 from pipelines.segments import put_segment
 from pipelines.settings import Settings
 from pipelines.storage import Storage
+from schemas.api_keys import Scope
 from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import Stage
@@ -28,7 +30,10 @@ from schemas.jobs import Stage
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    storage = Storage(settings)
+    _, secret = create_key(storage, name="views", scopes=[Scope.admin])  # jobs here have no owner
+    storage.close()
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {secret}"}) as test_client:
         yield test_client
 
 
