@@ -96,10 +96,11 @@ def test_bad_last_event_id_and_unknown_job_are_4xx_in_the_error_shape(api: httpx
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert api.get("/v1/sessions/nope/events").status_code == 404
     assert api.get("/v1/jobs/nope", params={"wait": 1}).status_code == 404
-    bad = api.get("/v1/jobs/nope/events", headers={"Last-Event-ID": "DROP TABLE"})
+    unknown = "0" * 32  # well formed, so the request itself is judged
+    bad = api.get(f"/v1/jobs/{unknown}/events", headers={"Last-Event-ID": "DROP TABLE"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
-    assert api.get("/v1/jobs/nope", params={"wait": 31}).status_code == 422
-    assert api.get("/v1/jobs/nope", params={"wait": 1, "since": "x"}).status_code == 422
+    assert api.get(f"/v1/jobs/{unknown}", params={"wait": 31}).status_code == 422
+    assert api.get(f"/v1/jobs/{unknown}", params={"wait": 1, "since": "x"}).status_code == 422
 
 
 def open_streams(api: httpx.Client) -> float:
