@@ -46,6 +46,7 @@ bench: install
 	$(PY) bench/bench_tts_animation.py
 	$(PY) bench/bench_pipeline.py
 	$(PY) -m bench.bench_live_latency
+	$(PY) -m bench.bench_load
 
 schemas: $(VENV)/.installed
 	$(PY) -m tools.export_schemas

@@ -62,7 +62,7 @@ async def client_loop(base_url: str, key: str, deadline: float, tally: Tally) ->
             tally.accepted.append(job_id)
             version = ""
             while True:
-                params = {"wait": 25, "since": version} if version else {}
+                params: dict[str, str | int] = {"wait": 25, "since": version} if version else {}
                 polled = await client.get(f"/v1/jobs/{job_id}", params=params)
                 if polled.status_code != 200:
                     tally.errors[f"poll {polled.status_code}"] += 1
@@ -88,7 +88,7 @@ async def drive(stack: Stack, clients: int, seconds: float) -> Tally:
 
 def lost_jobs(stack: Stack, database: str, accepted: list[str]) -> int:
     """Accepted jobs that did not end (every client waited for its own, so this must be 0)."""
-    jobs = MongoClient(stack.mongo_url)[database]["jobs"]
+    jobs: Any = MongoClient(stack.mongo_url)[database]["jobs"]
     done = jobs.count_documents({"_id": {"$in": accepted}, "status": {"$in": list(FINAL)}})
     return len(accepted) - done
 
