@@ -24,6 +24,9 @@ namespace VTuber.AvatarPlayer
         [Tooltip("The API's base URL, e.g. http://localhost:8000")]
         [SerializeField] string baseUrl = "http://localhost:8000";
 
+        [Tooltip("The API key (python -m tools.cli keys create --name unity); sent as a bearer token.")]
+        [SerializeField] string apiKey = "";
+
         [Tooltip("Follow jobs by their event stream (SSE). Off: long-poll only.")]
         [SerializeField] bool useEventStream = true;
 
@@ -45,6 +48,19 @@ namespace VTuber.AvatarPlayer
         {
             get { return baseUrl; }
             set { baseUrl = value; }
+        }
+
+        public string ApiKey
+        {
+            get { return apiKey; }
+            set { apiKey = value; }
+        }
+
+        /// <summary>Every request of this client carries the key: the API answers 401 without one.</summary>
+        UnityWebRequest Authorized(UnityWebRequest request)
+        {
+            if (!string.IsNullOrEmpty(apiKey)) request.SetRequestHeader("Authorization", "Bearer " + apiKey);
+            return request;
         }
 
         /// <summary>POST /v1/sessions. An empty <paramref name="persona"/> means the server's default persona.</summary>
@@ -160,6 +176,7 @@ namespace VTuber.AvatarPlayer
             using (var request = new UnityWebRequest(url, UnityWebRequest.kHttpVerbGET, handler, null))
             {
                 // No timeout: the stream lasts the whole turn. A silent one is dropped below instead.
+                Authorized(request);
                 request.SetRequestHeader("Accept", "text/event-stream");
                 if (follow.Parser.LastEventId.Length > 0) request.SetRequestHeader("Last-Event-ID", follow.Parser.LastEventId);
                 UnityWebRequestAsyncOperation operation = request.SendWebRequest();
@@ -218,7 +235,7 @@ namespace VTuber.AvatarPlayer
                 JobDto job = null;
                 string problem = null;
                 long status;
-                using (UnityWebRequest request = UnityWebRequest.Get(url))
+                using (UnityWebRequest request = Authorized(UnityWebRequest.Get(url)))
                 {
                     request.timeout = requestTimeoutSeconds + longPollWaitSeconds;
                     yield return request.SendWebRequest();
@@ -274,7 +291,7 @@ namespace VTuber.AvatarPlayer
 
         IEnumerator DownloadWav(int index, string url, Action<AudioClip> done, Action<string> failed)
         {
-            using (UnityWebRequest request = UnityWebRequestMultimedia.GetAudioClip(ResolveUrl(url), AudioType.WAV))
+            using (UnityWebRequest request = Authorized(UnityWebRequestMultimedia.GetAudioClip(ResolveUrl(url), AudioType.WAV)))
             {
                 request.timeout = requestTimeoutSeconds;
                 yield return request.SendWebRequest();
@@ -329,7 +346,7 @@ namespace VTuber.AvatarPlayer
                 timeout = requestTimeoutSeconds,
             };
             request.SetRequestHeader("Content-Type", "application/json");
-            return request;
+            return Authorized(request);
         }
 
         /// <summary>The API's own error message when it sent one, the transport error otherwise.</summary>
