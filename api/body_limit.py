@@ -32,7 +32,11 @@ class BodyLimitMiddleware:
     def limit_for(self, scope: Scope) -> int:
         for name, value in scope["headers"]:
             if name == b"content-type":
-                return self.max_multipart_bytes if value.lower().startswith(b"multipart/") else self.max_body_bytes
+                return (
+                    self.max_multipart_bytes
+                    if value.lower().startswith(b"multipart/")
+                    else self.max_body_bytes
+                )
         return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,7 +75,8 @@ class BodyLimitMiddleware:
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, exc: BodyTooLarge) -> None:
-    # The rest of the body stays unread: the server closes the connection after this response.
+    # The rest of the body is never handed to the app: the server reads past it and discards it,
+    # so a client that sends the whole body before reading still gets this answer, and the
+    # connection stays usable.
     response = error_response(413, ErrorCode.payload_too_large, str(exc.detail))
-    response.headers["Connection"] = "close"
     await response(scope, receive, send)

@@ -24,4 +24,5 @@ def ascii_fallback(filename: str, default: str = "download") -> str:
 
 def attachment(filename: str) -> str:
     """The header value offering ``filename`` for download."""
-    return f"attachment; filename=\"{ascii_fallback(filename)}\"; filename*=UTF-8''{quote(filename, safe='', errors='replace')}"
+    exact = quote(filename, safe="", errors="replace")  # a lone surrogate becomes "?", not a 500
+    return f"attachment; filename=\"{ascii_fallback(filename)}\"; filename*=UTF-8''{exact}"

@@ -2,12 +2,14 @@
 
 Jobs, sessions and batches have ``uuid4().hex`` ids, stored audio a GridFS ObjectId; a batch file is
 addressed by its index. Installed once for the whole app, so every route (and every dependency that
-reads the database, which runs after this one) gets only well-formed ids.
+reads the database, which runs after this one) gets only well-formed ids; the OpenAPI schema shows
+each shape as a ``pattern``.
 """
 
 import re
+from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from api.errors import ApiError
 from schemas.errors import ErrorCode
@@ -15,6 +17,7 @@ from schemas.errors import ErrorCode
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 FILE_INDEX = re.compile(r"[0-9]{1,6}")
+MAX_FILE_INDEX = 999_999
 SHAPES = {
     "job_id": ("job", HEX_ID),
     "session_id": ("session", HEX_ID),
@@ -30,3 +33,27 @@ def check_path_ids(request: Request) -> None:
         if shape is not None and not (isinstance(value, str) and shape[1].fullmatch(value)):
             shown = str(value)[:64]
             raise ApiError(ErrorCode.not_found, f"{shape[0]} {shown!r} not found (not an id of this API)")
+
+
+def document_id_shapes(app: FastAPI) -> None:
+    """Publish each id's shape as a ``pattern`` in the OpenAPI schema, so clients and generated
+    tests know a well-formed id without reading this module."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        shape = SHAPES.get(parameter["name"]) if parameter.get("in") == "path" else None
+                        if shape is None:
+                            continue
+                        if parameter["schema"].get("type") == "integer":  # the file index
+                            parameter["schema"].update(minimum=0, maximum=MAX_FILE_INDEX)
+                        else:
+                            parameter["schema"]["pattern"] = f"^{shape[1].pattern}$"
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.auth import KeyCache
 from api.body_limit import BodyLimitMiddleware
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.ids import check_path_ids
+from api.ids import check_path_ids, document_id_shapes
 from api.job_view_cache import JobViewCache
 from api.known_sessions import KnownSessions
 from api.metrics import install_metrics
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app)  # outside the body limit: refused requests are counted too
     for module in (health, sessions, jobs, events, history, feedback, audio, transcriptions, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
+    document_id_shapes(app)
     return app
 
 

@@ -1,7 +1,6 @@
 """Sessions and the short-term conversation context kept for them."""
 
 from datetime import datetime
-
 from typing import Annotated
 
 from pydantic import BaseModel, Field

@@ -90,9 +90,8 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
         try:
             body = TextUtterance.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise ApiError(
-                ErrorCode.validation_error, "the request is not valid", details=validation_details(exc.errors())
-            ) from exc
+            details = validation_details(exc.errors())
+            raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details) from exc
         callback_url = await checked_callback(body.callback_url, state.settings)
         fields = {"kind": "text", "input_text": body.text, "callback_url": callback_url}
     else:
