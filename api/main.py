@@ -32,9 +32,11 @@ from api.routes import (
 )
 from api.state import ApiState
 from pipelines.celery_app import make_celery
+from pipelines.context_store import ContextStore
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.settings import Settings, get_settings
+from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
 from pipelines.time_limits import TimeLimits
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async_client = aioredis.Redis.from_url(config.redis_url, socket_timeout=10, socket_connect_timeout=5)
         celery = make_celery(config)
         router = SttRouter(client, default_mode=config.stt_route)
+        dispatcher = Dispatcher(celery, router, TimeLimits(config))
+        events = EventLog(client, ttl_s=config.events_ttl_s)
         app.state.api = ApiState(
             settings=config,
             storage=storage,
@@ -65,12 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             aredis=async_client,
             celery=celery,
             router=router,
-            dispatcher=Dispatcher(celery, router, TimeLimits(config)),
-            events=EventLog(client, ttl_s=config.events_ttl_s),
+            dispatcher=dispatcher,
+            events=events,
             views=JobViewCache(),
             sessions=KnownSessions(),
             keys=KeyCache(config.api_key_cache_s),
             rate_limits=KeyRateLimits(config),
+            followups=StageContext(
+                storage=storage,
+                dispatcher=dispatcher,
+                context=ContextStore(client, max_turns=config.context_max_turns, ttl_s=config.context_ttl_s),
+                settings=config,
+                events=events,
+            ),
         )
         yield
         storage.close()

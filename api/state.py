@@ -13,6 +13,7 @@ from api.rate_limits import KeyRateLimits
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.settings import Settings
+from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
 
@@ -31,3 +32,4 @@ class ApiState:
     sessions: KnownSessions
     keys: KeyCache
     rate_limits: KeyRateLimits
+    followups: StageContext  # what a finish owes (context turn, event, webhook), done from the API

@@ -176,7 +176,9 @@ def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: floa
             report["bare_chain_4_hops_ms"] = {
                 k: v * 1000 for k, v in summary(bare_chain(stack, instant_turns)).items()
             }
-            report["sustained"] = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained)
+            report["sustained"] = sustained_turns(
+                stack.api_url, stack.api_headers, session, follower, sustained
+            )
             follower.stop()
             last = submit(client, session, text="hi", audio=None)
             time.sleep(1.0)

@@ -36,7 +36,9 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(storage: Storage, *, name: str, scopes: list[Scope], development: bool = False) -> tuple[ApiKey, str]:
+def create_key(
+    storage: Storage, *, name: str, scopes: list[Scope], development: bool = False
+) -> tuple[ApiKey, str]:
     """Store a new key; returns it with its one and only plain-text copy."""
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     storage.api_keys.insert_one(
@@ -72,7 +74,9 @@ def list_keys(storage: Storage) -> list[ApiKeyInfo]:
 
 
 def revoke_key(storage: Storage, key_id: str) -> bool:
-    result = storage.api_keys.update_one({"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}})
+    result = storage.api_keys.update_one(
+        {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
+    )
     return result.modified_count == 1
 
 

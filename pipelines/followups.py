@@ -37,16 +37,19 @@ def run_batch_followups(ctx: StageContext, batch: dict[str, Any]) -> None:
 
 
 def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:
+    """The turn as the viewer lived it: an interrupted reply is remembered as far as it was heard."""
     reply = job.get("reply") or {}
+    interruption = job.get("interruption")
     user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
     ctx.context.append(
         job["session_id"],
         ConversationTurn(
             job_id=job["_id"],
             user=user_text,
-            assistant=reply.get("text", ""),
+            assistant=interruption["heard_text"] if interruption else reply.get("text", ""),
             emotion=reply.get("emotion", "neutral"),
             at=utcnow(),
+            interrupted=interruption is not None,
         ),
     )
 
@@ -55,5 +58,7 @@ def announce_end(ctx: StageContext, job: dict[str, Any]) -> None:
     if job["status"] == JobStatus.completed.value:
         reply = job.get("reply") or {}
         ctx.events.emit(EventType.job_completed, job, reply=reply, segments_total=job.get("segments_total"))
+    elif job["status"] == JobStatus.interrupted.value:
+        ctx.events.emit(EventType.job_interrupted, job, interruption=job["interruption"])
     else:
         ctx.events.emit(EventType.job_failed, job, error=job["error"])

@@ -66,6 +66,7 @@ def job_out(
         segments_total=job.get("segments_total"),
         timings=timings,
         error=job.get("error"),
+        interruption=job.get("interruption"),
         created_at=job["created_at"],
         updated_at=job["updated_at"],
         version=version,

@@ -13,7 +13,7 @@ from schemas.errors import ErrorCode
 from schemas.jobs import JobStatus, Stage
 
 ACTIVE = [JobStatus.queued.value, JobStatus.running.value]
-FINISHED = [JobStatus.completed.value, JobStatus.failed.value]
+FINISHED = [JobStatus.completed.value, JobStatus.failed.value, JobStatus.interrupted.value]
 # Follow-ups a finished job owes (pipelines/followups.py does them); written by the same update
 # that finishes it, so a crash right after loses none of them.
 FOLLOWUP_CONTEXT = "context"
@@ -21,6 +21,7 @@ FOLLOWUP_EVENT = "event"
 FOLLOWUP_WEBHOOK = "webhook"
 JOB_COMPLETED_FOLLOWUPS = [FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK]
 JOB_FAILED_FOLLOWUPS = [FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK]
+JOB_INTERRUPTED_FOLLOWUPS = JOB_COMPLETED_FOLLOWUPS  # what was heard is remembered
 
 
 def utcnow() -> datetime:

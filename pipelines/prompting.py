@@ -108,9 +108,14 @@ def example_exchange(persona: Persona) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=question), ChatMessage(role="assistant", content=reply)]
 
 
+INTERRUPTED_MARK = "— (the viewer cut me off here)"
+
+
 def _assistant_content(turn: ConversationTurn) -> str:
     # Past replies are stored without tags; putting the emotion back shows the model its own format.
     text = neutralize_control_tokens(turn.assistant)
+    if turn.interrupted:  # what the viewer heard, and that it stopped there
+        text = f"{text} {INTERRUPTED_MARK}".strip()
     return text if text.lstrip().startswith("[") else f"[{turn.emotion}] {text}"
 
 

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     api_key_cache_s: float = Field(
         default=10.0, description="How long the API trusts a verified key before asking MongoDB again."
     )
-    rate_limit: str = Field(default="50/second", description="Requests per key (the limits library's notation).")
+    rate_limit: str = Field(
+        default="50/second", description="Requests per key (the limits library's notation)."
+    )
     submit_rate_limit: str = Field(default="60/minute", description="Turns and batches submitted per key.")
     max_jobs_in_flight: int = Field(default=20, ge=1, description="Unfinished turns per key.")
     cors_origins: list[str] = Field(

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from schemas.jobs import JobError, Reply, SegmentOut, Stage
+from schemas.jobs import Interruption, JobError, Reply, SegmentOut, Stage
 from schemas.transcription import Transcript
 
 
@@ -29,9 +29,10 @@ class EventType(StrEnum):
     segment_animation_ready = "segment.animation_ready"
     job_completed = "job.completed"
     job_failed = "job.failed"
+    job_interrupted = "job.interrupted"
 
 
-FINAL_EVENTS = frozenset({EventType.job_completed, EventType.job_failed})
+FINAL_EVENTS = frozenset({EventType.job_completed, EventType.job_failed, EventType.job_interrupted})
 
 
 class JobEvent(BaseModel):
@@ -51,3 +52,4 @@ class JobEvent(BaseModel):
     reply: Reply | None = None
     segments_total: int | None = None
     error: JobError | None = None
+    interruption: Interruption | None = None

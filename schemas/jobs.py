@@ -19,6 +19,7 @@ class JobStatus(StrEnum):
     running = "running"
     completed = "completed"
     failed = "failed"
+    interrupted = "interrupted"  # cut off by the viewer (barge-in): see JobOut.interruption
 
 
 class Stage(StrEnum):
@@ -64,6 +65,29 @@ class SegmentOut(BaseModel):
     timings: dict[str, StageTiming] = Field(default_factory=dict, description="This segment's tts/animation.")
 
 
+class PlaybackPosition(BaseModel):
+    """Where the listener was when they cut the avatar off: a segment and an offset into its audio."""
+
+    segment: int = Field(ge=0)
+    offset_s: float = Field(ge=0, le=3600)
+
+
+class Interruption(BaseModel):
+    at: datetime
+    by: str = Field(
+        description="'cancel' (POST /v1/jobs/{id}/cancel) or 'utterance' (a new one with interrupt)."
+    )
+    heard_text: str = Field(description="What the listener heard of the reply: kept in history and context.")
+    heard_segments: int = Field(description="Segments heard, the last one possibly in part.")
+
+
+class CancelRequest(BaseModel):
+    played: PlaybackPosition | None = Field(
+        default=None,
+        description="The client's playback position; without it, what was delivered counts as heard.",
+    )
+
+
 class JobOut(BaseModel):
     id: str
     session_id: str
@@ -79,6 +103,7 @@ class JobOut(BaseModel):
     segments_total: int | None = None
     timings: dict[str, StageTiming] = Field(default_factory=dict)
     error: JobError | None = None
+    interruption: Interruption | None = None
     created_at: datetime
     updated_at: datetime
     version: str | None = Field(
@@ -95,6 +120,9 @@ PRINTABLE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
 class TextUtterance(BaseModel):
     text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
     callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
+    interrupt: bool = Field(
+        default=False, description="Cut off the session's unfinished turns first (barge-in)."
+    )
 
 
 class JobAccepted(BaseModel):

@@ -18,6 +18,9 @@ class ConversationTurn(BaseModel):
     assistant: str
     emotion: str = "neutral"
     at: datetime
+    interrupted: bool = Field(
+        default=False, description="The viewer cut the reply off: `assistant` is what they heard."
+    )
 
 
 class SessionCreate(BaseModel):

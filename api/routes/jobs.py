@@ -18,12 +18,14 @@ from api.uploads import read_upload
 from pipelines.api_keys import ApiKey
 from pipelines.audio_probe import inspect_upload
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream
+from pipelines.followups import run_job_followups
+from pipelines.interrupts import interrupt_job, unfinished_jobs
 from pipelines.job_views import load_job_views
 from pipelines.jobs import ACTIVE, get_job
 from pipelines.submission import submit_turn
 from pipelines.urls import job_url
-from schemas.errors import ErrorCode
-from schemas.jobs import JobAccepted, JobOut, JobStatus, TextUtterance
+from schemas.errors import ErrorCode, ErrorResponse
+from schemas.jobs import CancelRequest, JobAccepted, JobOut, JobStatus, PlaybackPosition, TextUtterance
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -55,7 +57,6 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
     found = await run_in_threadpool(state.sessions.get, state.storage, session_id)
     session = owned_or_404(key, found, f"session {session_id}")
     await state.rate_limits.submit(key.id)
-    await run_in_threadpool(refuse_beyond_jobs_in_flight, state, key)
     content_type = request.headers.get("content-type", "")
     fields: dict[str, Any]
     if content_type.startswith("multipart/form-data"):
@@ -86,6 +87,7 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
             "input_audio_id": audio_id,
             "callback_url": callback_url,
         }
+        interrupt = upload.form.get("interrupt", "").lower() in ("1", "true", "yes")
     elif content_type.startswith("application/json"):
         try:
             body = TextUtterance.model_validate_json(await request.body())
@@ -94,10 +96,15 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
             raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details) from exc
         callback_url = await checked_callback(body.callback_url, state.settings)
         fields = {"kind": "text", "input_text": body.text, "callback_url": callback_url}
+        interrupt = body.interrupt
     else:
         raise ApiError(
             ErrorCode.unsupported_media_type, "send application/json text or multipart/form-data audio"
         )
+    if interrupt:  # barge-in: the avatar stops talking before the new turn is queued
+        for unfinished in await run_in_threadpool(unfinished_jobs, state.storage, session_id):
+            await run_in_threadpool(interrupt_and_follow_up, state, unfinished, "utterance", None)
+    await run_in_threadpool(refuse_beyond_jobs_in_flight, state, key)
     job = await run_in_threadpool(
         submit_turn,
         state.storage,
@@ -112,6 +119,33 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
     return JobAccepted(
         job_id=job["_id"], status=JobStatus.queued, status_url=job_url(state.settings, job["_id"])
     )
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    responses={409: {"model": ErrorResponse, "description": "The job had already finished."}},
+)
+async def cancel_job(
+    job_id: str, key: CallerKey, state: State, body: CancelRequest | None = None
+) -> Response:
+    """Interrupt the turn (barge-in): nothing more is generated or announced, and history keeps what
+    was heard (up to ``played`` when the client says where its playback was)."""
+    owned_or_404(key, await run_in_threadpool(get_job, state.storage, job_id), f"job {job_id}")
+    played = body.played if body else None
+    if await run_in_threadpool(interrupt_and_follow_up, state, job_id, "cancel", played) is None:
+        raise ApiError(ErrorCode.conflict, f"job {job_id} has already finished")
+    version = await last_entry_id(state.aredis, job_stream(job_id))
+    return Response((await rendered_job(state, job_id, version)).body, media_type="application/json")
+
+
+def interrupt_and_follow_up(
+    state: ApiState, job_id: str, by: str, played: PlaybackPosition | None
+) -> dict[str, Any] | None:
+    job = interrupt_job(state.storage, state.redis, job_id, by=by, played=played)
+    if job is not None:
+        run_job_followups(state.followups, job)  # event, context turn and webhook at once
+    return job
 
 
 def refuse_beyond_jobs_in_flight(state: ApiState, key: ApiKey) -> None:

@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   "segment.animation_ready",
   "job.completed",
   "job.failed",
+  "job.interrupted",
 ];
 
 export function createTurnFeed() {
@@ -71,6 +72,7 @@ export class TurnFeed {
     if (data.segments_total != null) this.#setTotal(data.segments_total, actions);
     if (type === "job.completed") this.#end(null, actions);
     if (type === "job.failed") this.#end(data.error || { code: "internal_error", message: "the job failed" }, actions);
+    if (type === "job.interrupted") this.#end(null, actions, data.interruption);
     return actions;
   }
 
@@ -90,6 +92,7 @@ export class TurnFeed {
     if (job.segments_total != null) this.#setTotal(job.segments_total, actions);
     if (job.status === "completed") this.#end(null, actions);
     if (job.status === "failed") this.#end(job.error || { code: "internal_error", message: "the job failed" }, actions);
+    if (job.status === "interrupted") this.#end(null, actions, job.interruption);
     return actions;
   }
 
@@ -142,15 +145,16 @@ export class TurnFeed {
     actions.push({ kind: "total", total });
   }
 
-  #end(error, actions) {
+  #end(error, actions, interruption = null) {
     this.ended = true;
-    this.status = error ? "failed" : "completed";
+    this.status = error ? "failed" : interruption ? "interrupted" : "completed";
     this.error = error;
     let run = 0; // the segments that can play: those with audio, from index 0 without a gap
     while (this.segments.get(run) && this.segments.get(run).loaded) run += 1;
     if (error) this.#setTotal(Math.min(run, this.total ?? run), actions);
+    else if (interruption) this.#setTotal(Math.min(run, interruption.heard_segments ?? run), actions);
     else if (this.total === null) this.#setTotal(run, actions);
-    actions.push({ kind: "end", error });
+    actions.push({ kind: "end", error, interrupted: Boolean(interruption) });
   }
 }
 

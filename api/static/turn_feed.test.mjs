@@ -187,6 +187,21 @@ describe("events", () => {
     assert.equal(feed.total, 1);
   });
 
+  test("job.interrupted ends the turn at what was heard; later audio never plays", () => {
+    const feed = createTurnFeed();
+    const actions = feedEvents(feed, [
+      event("job.queued"),
+      event("stage.started", { stage: "llm", attempt: 1 }),
+      segmentEvent("segment.audio_ready", withAudio(0)),
+      segmentEvent("segment.queued", queued(1)),
+      event("job.interrupted", { interruption: { by: "cancel", heard_text: "part 0", heard_segments: 1 } }),
+      segmentEvent("segment.audio_ready", withAudio(1)),
+    ]);
+    assert.deepEqual(said(actions), ["load 0", "total 1", "end"]);
+    assert.equal(feed.status, "interrupted");
+    assert.equal(actions.at(-1).interrupted, true);
+  });
+
   test("a failure before any audio plays nothing", () => {
     const feed = createTurnFeed();
     const actions = feedEvents(feed, [event("job.queued"), event("job.failed", { error: { code: "stt_failed", message: "no" } })]);
@@ -196,7 +211,7 @@ describe("events", () => {
   test("every event type of the backend contract is listened to", () => {
     assert.deepEqual(EVENT_TYPES, [
       "job.queued", "stage.started", "stage.finished", "transcript.ready", "segment.queued",
-      "segment.audio_ready", "segment.animation_ready", "job.completed", "job.failed",
+      "segment.audio_ready", "segment.animation_ready", "job.completed", "job.failed", "job.interrupted",
     ]);
   });
 });

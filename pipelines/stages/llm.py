@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from pipelines.backends import ChatModel
 from pipelines.errors import StageError
+from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import begin_llm_attempt, finish_reply, is_active
 from pipelines.personas import get_persona
@@ -111,6 +112,8 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     cut_short = False
     try:
         for delta in stream:
+            if is_cancelled(ctx.events.client, job_id):
+                return  # the viewer interrupted: not one more token
             ready = streamer.push(delta)
             room = limit - emitted - len(pending)
             if limit and len(ready) >= room:  # live chat stays short: stop at a sentence end

@@ -11,6 +11,7 @@ from typing import Any
 from pipelines.audio_codec import AudioEncodeError, encode_audio
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.backends import SpeechSynthesizer
+from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_encoded, utcnow
 from pipelines.personas import get_persona
@@ -43,6 +44,8 @@ def synthesize_segment(
             segment["text"], persona=get_persona(job["persona"]), emotion=segment["emotion"]
         )
         seconds = time.perf_counter() - started
+        if is_cancelled(ctx.events.client, job_id):
+            return  # interrupted while we spoke: this audio is never heard
         wav_id = ctx.storage.replace_audio(
             encode_audio(speech.samples, speech.sample_rate, "wav"),
             filename=speech_file_name(job_id, attempt, index, "wav"),

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_ENV
 from schemas.api_keys import Scope
+from tests.conftest import TEST_ENV
 from tools.stack import Stack
 
 # Short enough that a message held by a SIGKILLed worker comes back within the test, long enough

@@ -64,7 +64,7 @@ def test_database_down_gives_503_not_500(settings: Settings) -> None:
 
 def test_broker_down_fails_the_job_and_says_503(settings: Settings, client: TestClient) -> None:
     dead_redis = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
-    with TestClient(create_app(dead_redis), headers=client.headers) as dead:
+    with TestClient(create_app(dead_redis), headers=dict(client.headers)) as dead:
         session = dead.post("/v1/sessions", json={}).json()["id"]  # rate limits fail open
         response = dead.post(f"/v1/sessions/{session}/utterances", json={"text": "hi"})
         assert response.status_code == 503 and response.json()["error"]["code"] == "dependency_unavailable"

@@ -93,7 +93,7 @@ namespace VTuber.Animation
 
         public bool IsFinal
         {
-            get { return Status == JobDto.Completed || Status == JobDto.Failed; }
+            get { return Status == JobDto.Completed || Status == JobDto.Failed || Status == JobDto.Interrupted; }
         }
 
         /// <summary>Completed, and every segment has been handed out: nothing is left to do.</summary>
@@ -102,10 +102,10 @@ namespace VTuber.Animation
             get { return Status == JobDto.Completed && TotalSegments >= 0 && LeadingRun(true) >= TotalSegments; }
         }
 
-        /// <summary>Failed or complete: stop following.</summary>
+        /// <summary>Failed, interrupted or complete: stop following.</summary>
         public bool IsOver
         {
-            get { return Status == JobDto.Failed || IsComplete; }
+            get { return Status == JobDto.Failed || Status == JobDto.Interrupted || IsComplete; }
         }
 
         /// <summary>
@@ -160,6 +160,9 @@ namespace VTuber.Animation
                 case JobEventType.JobFailed:
                     if (HasCode(e.error)) Error = e.error;
                     return SetStatus(JobDto.Failed) | changed;
+                case JobEventType.JobInterrupted:
+                    Stage = null;
+                    return SetStatus(JobDto.Interrupted) | changed;
                 default:
                     return changed; // transcript.ready and types added later: nothing to play
             }

@@ -45,6 +45,7 @@ namespace VTuber.Animation.Wire
         public const string Running = "running";
         public const string Completed = "completed";
         public const string Failed = "failed";
+        public const string Interrupted = "interrupted";
 
         public string id;
         public string session_id;
@@ -59,7 +60,7 @@ namespace VTuber.Animation.Wire
 
         public bool IsFinished
         {
-            get { return status == Completed || status == Failed; }
+            get { return status == Completed || status == Failed || status == Interrupted; }
         }
     }
 

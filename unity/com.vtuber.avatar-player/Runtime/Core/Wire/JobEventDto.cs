@@ -19,11 +19,13 @@ namespace VTuber.Animation.Wire
         public const string SegmentAnimationReady = "segment.animation_ready";
         public const string JobCompleted = "job.completed";
         public const string JobFailed = "job.failed";
+        /// <summary>The viewer cut the turn off (barge-in): nothing more comes; stop playing.</summary>
+        public const string JobInterrupted = "job.interrupted";
 
         /// <summary>The server closes a job's stream after these.</summary>
         public static bool IsFinal(string type)
         {
-            return type == JobCompleted || type == JobFailed;
+            return type == JobCompleted || type == JobFailed || type == JobInterrupted;
         }
     }
 
