@@ -52,6 +52,8 @@ def observe_sse(client: httpx.Client, job_id: str, started: float) -> Observed:
     delays: list[float] = []
     with connect_sse(client, "GET", f"/v1/jobs/{job_id}/events") as source:
         for event in source.iter_sse():
+            if not event.data:
+                continue  # a keep-alive ping: httpx_sse, unlike browsers, dispatches it once an id was seen
             now, wall = time.perf_counter(), time.time()
             data = json.loads(event.data)
             if event.event == "segment.audio_ready":

@@ -47,6 +47,8 @@ def test_cancel_after_the_first_sentence_stops_the_turn(api: httpx.Client, stack
     seen: list[dict[str, Any]] = []
     with connect_sse(api, "GET", f"/v1/jobs/{job_id}/events", timeout=180) as source:
         for message in source.iter_sse():
+            if not message.data:
+                continue  # a keep-alive ping: httpx_sse, unlike browsers, dispatches it once an id was seen
             seen.append({"type": message.event, **json.loads(message.data)})
             if message.event == "segment.audio_ready" and not any(
                 e["type"] == "job.interrupted" for e in seen

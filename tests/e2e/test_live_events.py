@@ -25,6 +25,8 @@ def read_events(
     with connect_sse(api, "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=180) as source:
         assert source.response.status_code == 200
         for event in source.iter_sse():
+            if not event.data:
+                continue  # a keep-alive ping: httpx_sse, unlike browsers, dispatches it once an id was seen
             seen.append((event.id, event.event, json.loads(event.data)))
             if event.event == stop_after:
                 break
@@ -125,6 +127,8 @@ def test_session_stream_follows_turns_and_a_gone_client_leaves_no_task(
             time.sleep(0.05)
         job_id = submit(api, session_id, "Hi!")
         for event in source.iter_sse():
+            if not event.data:
+                continue  # a keep-alive ping: httpx_sse, unlike browsers, dispatches it once an id was seen
             data = json.loads(event.data)
             assert data["session_id"] == session_id
             if event.event == "job.completed" and data["job_id"] == job_id:
