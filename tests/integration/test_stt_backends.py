@@ -11,7 +11,6 @@ versions, far below what real faults give (wrong sample rate, a mis-split attent
 wrong language token: 50-100 %).
 """
 
-import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from pipelines.errors import StageError
 from pipelines.settings import Settings, get_settings
 from schemas.errors import ErrorCode
 from schemas.transcription import Transcript
+from tests.wer import wer, words
 from workers.assets import piper_voice_file
 from workers.stt.faster_whisper_backend import FasterWhisperSTT
 from workers.stt.openai_whisper_backend import OpenAIWhisperSTT
@@ -41,32 +41,6 @@ VOICES = ("piper", "espeak", "flite")
 SPANISH = "Hola, me gusta mucho escuchar música por la mañana con mis amigos."
 
 Clips = dict[tuple[str, int], np.ndarray]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, reference length): Levenshtein over words."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        diagonal, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
-    return row[-1], len(ref)
-
-
-def wer(pairs: list[tuple[str, str]]) -> float:
-    errors, total = map(sum, zip(*(word_errors(ref, hyp) for ref, hyp in pairs), strict=True))
-    return errors / total
-
-
-def test_word_error_rate_counts_edits() -> None:
-    assert word_errors("the cat sat", "The cat sat.") == (0, 3)
-    assert word_errors("the cat sat", "a cat sat down") == (2, 3)
-    assert word_errors("the cat sat", "") == (3, 3)
 
 
 def synthesize_piper(texts: list[str]) -> list[np.ndarray]:
