@@ -132,6 +132,12 @@ def is_active(storage: Storage, job_id: str) -> bool:
     return storage.jobs.count_documents({"_id": job_id, "status": {"$in": ACTIVE}}, limit=1) == 1
 
 
+def is_current_attempt(storage: Storage, job_id: str, attempt: int) -> bool:
+    """Whether the job is unfinished and ``attempt`` is still its LLM attempt (not superseded)."""
+    current = {"_id": job_id, "status": {"$in": ACTIVE}, "llm_attempt": attempt}
+    return storage.jobs.count_documents(current, limit=1) == 1
+
+
 # What must be done for every segment before its job completes: the animation track (the segment
 # is "ready") and the browser copy of its audio (encoded after the audio was announced).
 SEGMENT_SETS = ("ready_segments", "encoded_segments")

@@ -106,11 +106,20 @@ def drop_older_attempts(storage: Storage, job_id: str, attempt: int) -> int:
     """Delete segments (and their audio, browser copies included) left by earlier attempts of
     this job's LLM stage. A tts task of such an attempt still running cleans up after itself
     (stages/tts.py), so whichever finishes last, no file of a dropped attempt stays."""
-    stale = list(storage.segments.find({"job_id": job_id, "attempt": {"$lt": attempt}}))
+    return _drop(storage, {"job_id": job_id, "attempt": {"$lt": attempt}})
+
+
+def drop_attempt(storage: Storage, job_id: str, attempt: int) -> int:
+    """Delete what a stale attempt wrote after a newer one had started (it stops on noticing)."""
+    return _drop(storage, {"job_id": job_id, "attempt": attempt})
+
+
+def _drop(storage: Storage, query: dict[str, Any]) -> int:
+    stale = list(storage.segments.find(query))
     for segment in stale:
         if segment.get("audio_id"):
             storage.delete_audio(segment["audio_id"])
-        delete_segment_speech(storage, job_id, int(segment["attempt"]), int(segment["index"]))
+        delete_segment_speech(storage, segment["job_id"], int(segment["attempt"]), int(segment["index"]))
     if stale:
         storage.segments.delete_many({"_id": {"$in": [s["_id"] for s in stale]}})
     return len(stale)

@@ -12,11 +12,11 @@ from pipelines.backends import ChatModel
 from pipelines.errors import StageError
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
-from pipelines.jobs import begin_llm_attempt, finish_reply, is_active
+from pipelines.jobs import begin_llm_attempt, finish_reply, is_active, is_current_attempt
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
-from pipelines.segments import drop_older_attempts, put_segment, update_segment
+from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from schemas.errors import ErrorCode
@@ -119,9 +119,15 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
             if limit and len(ready) >= room:  # live chat stays short: stop at a sentence end
                 ready, cut_short = ready[:room], True
             if ctx.settings.llm_streaming:
+                # From the second sentence on (the first one's path stays free of it), check that
+                # this attempt still counts: the job may have failed or been interrupted (stop), or
+                # an overlapping delivery may have started a newer attempt (stop, and take back
+                # what this attempt wrote: only the newer attempt's segments may remain).
+                if ready and emitted and not is_current_attempt(ctx.storage, job_id, attempt):
+                    if is_active(ctx.storage, job_id):
+                        drop_attempt(ctx.storage, job_id, attempt)
+                    return
                 emit(ready)
-                if ready and not is_active(ctx.storage, job_id):
-                    return  # failed elsewhere (e.g. a segment's tts): stop spending tokens
             else:
                 pending.extend(ready)
             if cut_short:

@@ -159,3 +159,39 @@ def test_without_the_first_audio_the_model_goes_on_after_its_allowance(context: 
     started = time.monotonic()
     generate_reply(context, ScriptedChat(REPLY), text_job(context))
     assert 0.5 <= time.monotonic() - started < 2.5
+
+
+class GatedChat(ScriptedChat):
+    """Writes its first sentence, then waits at a gate before the rest (a slow worker's model)."""
+
+    def __init__(self, text: str, gate: threading.Event) -> None:
+        super().__init__(text)
+        self.gate = gate
+
+    def stream_chat(self, messages: list[ChatMessage], **options: Any) -> Iterator[str]:
+        first, _, rest = self.text.partition("! ")
+        yield first + "! " + rest[:1]  # a sentence closes once the next one has begun
+        assert self.gate.wait(30), "the gate never opened"
+        yield from ScriptedChat(rest[1:]).stream_chat(messages, **options)
+
+
+def test_two_overlapping_deliveries_leave_one_attempt(context: StageContext) -> None:
+    """A delivery that overlaps a slow one (a redelivery while the first still runs) starts a newer
+    attempt; the older one stops at its next sentence and takes back what it wrote."""
+    job_id = text_job(context)
+    gate = threading.Event()
+    slow = threading.Thread(target=generate_reply, args=(context, GatedChat(REPLY, gate), job_id))
+    slow.start()
+    deadline = time.monotonic() + 30
+    while segments.get_segment(context.storage, job_id, 1, 0) is None:
+        assert time.monotonic() < deadline, "the first delivery never wrote its first sentence"
+        time.sleep(0.01)
+    generate_reply(context, ScriptedChat("[happy] Second try! All done."), job_id)  # attempt 2, to the end
+    gate.set()
+    slow.join(timeout=30)
+    assert not slow.is_alive()
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None and job["llm_attempt"] == 2
+    assert job["reply"]["text"] == "Second try! All done." and job["segments_total"] == 2
+    stored_attempts = [(s["attempt"], s["index"]) for s in context.storage.segments.find({"job_id": job_id})]
+    assert sorted(stored_attempts) == [(2, 0), (2, 1)]  # nothing of attempt 1 came back
