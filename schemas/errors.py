@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     tts_failed = "tts_failed"
     tts_bad_request = "tts_bad_request"
     tts_unavailable = "tts_unavailable"
+    tts_timeout = "tts_timeout"
     animation_failed = "animation_failed"
     stage_timeout = "stage_timeout"
     worker_crashed = "worker_crashed"

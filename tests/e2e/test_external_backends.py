@@ -120,7 +120,7 @@ def test_a_hanging_llm_server_fails_the_turn_with_llm_timeout(
     assert not job["segments"]
 
 
-def test_a_hanging_gpt_sovits_server_fails_the_turn_with_tts_unavailable(
+def test_a_hanging_gpt_sovits_server_fails_the_turn_with_tts_timeout(
     api: httpx.Client, session_id: str, stack: Stack, gpt_sovits: FakeGptSovits
 ) -> None:
     gpt_sovits.hang()
@@ -143,8 +143,8 @@ def test_a_hanging_gpt_sovits_server_fails_the_turn_with_tts_unavailable(
             f"hanging GPT-SoVITS: {job['status']} after {seconds:.1f} s, requests per segment {per_segment}"
         )
         assert job["status"] == "failed", job
-        assert job["error"]["code"] == "tts_unavailable", job["error"]
-        assert job["error"]["stage"] == "tts" and "Timeout" in job["error"]["message"], job["error"]
+        assert job["error"]["code"] == "tts_timeout", job["error"]
+        assert job["error"]["stage"] == "tts" and "did not answer" in job["error"]["message"], job["error"]
         # The segment that failed the turn used up its requests; none was asked for more.
         assert max(per_segment.values()) == REQUESTS_PER_STAGE, per_segment
         assert seconds >= REQUESTS_PER_STAGE * TIMEOUT_S

@@ -165,7 +165,7 @@ def test_unreachable_server_is_unavailable() -> None:
     assert "unreachable" in raised.value.message
 
 
-def test_read_timeout_is_retried_then_unavailable() -> None:
+def test_read_timeout_is_retried_then_a_timeout() -> None:
     calls = 0
 
     def hang(request: httpx.Request) -> httpx.Response:
@@ -181,7 +181,7 @@ def test_read_timeout_is_retried_then_unavailable() -> None:
     )
     with pytest.raises(StageError) as raised:
         tts.synthesize("Hello.", persona=make_persona(), emotion="neutral")
-    assert raised.value.code == ErrorCode.tts_unavailable
+    assert raised.value.code == ErrorCode.tts_timeout  # it took the request: not "unreachable"
     assert calls == 3
 
 

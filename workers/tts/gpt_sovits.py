@@ -63,9 +63,13 @@ class GptSovitsSynthesizer:
         """POST with retries on transport errors and 5xx; a 4xx is final."""
         attempt = 0
         while True:
+            code = ErrorCode.tts_unavailable
             try:
                 response = self._client.post(self._url, json=request, timeout=self._timeout)
-            except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections
+            except httpx.ReadTimeout as exc:  # it took the request and never answered
+                code = ErrorCode.tts_timeout
+                failure = f"GPT-SoVITS at {self._url} did not answer within {self._timeout} s: {exc}"
+            except httpx.TransportError as exc:  # connect errors, dropped connections
                 failure = f"GPT-SoVITS at {self._url} unreachable: {type(exc).__name__}: {exc}"
             else:
                 if response.is_success:
@@ -74,7 +78,7 @@ class GptSovitsSynthesizer:
                     raise _client_error(response)
                 failure = f"GPT-SoVITS server error {response.status_code}: {response.text[:200]}"
             if attempt >= self._max_retries:
-                raise StageError(ErrorCode.tts_unavailable, failure, retryable=True)
+                raise StageError(code, failure, retryable=True)
             delay = min(self._backoff_base_s * 2.0**attempt, MAX_BACKOFF_S)
             log.warning("%s; retry %d in %.2f s", failure, attempt + 1, delay)
             time.sleep(delay)
