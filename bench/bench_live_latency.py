@@ -183,7 +183,12 @@ def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: floa
             last = submit(client, session, text="hi", audio=None)
             time.sleep(1.0)
             report["poll_throughput"] = poll_throughput(
-                "127.0.0.1", stack.api_port, f"/v1/jobs/{last}", clients=20, seconds=poll_seconds
+                "127.0.0.1",
+                stack.api_port,
+                f"/v1/jobs/{last}",
+                headers=stack.api_headers,
+                clients=20,
+                seconds=poll_seconds,
             )
     finally:
         stack.stop_all()
