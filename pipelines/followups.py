@@ -10,10 +10,11 @@ receivers de-duplicate on.
 
 from typing import Any
 
-from pipelines.jobs import FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK, utcnow
+from pipelines.jobs import FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK, fail_job, utcnow
 from pipelines.stages.context import StageContext
+from schemas.errors import ErrorCode
 from schemas.events import EventType
-from schemas.jobs import JobStatus
+from schemas.jobs import JobStatus, Stage
 from schemas.session import ConversationTurn
 
 
@@ -27,6 +28,16 @@ def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
         elif followup == FOLLOWUP_WEBHOOK and job.get("callback_url"):
             ctx.dispatcher.deliver_webhook("job", job["_id"])
         ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": followup}})
+
+
+def fail_and_follow_up(
+    ctx: StageContext, job_id: str, *, code: ErrorCode, message: str, stage: Stage | None
+) -> dict[str, Any] | None:
+    """Fail an unfinished job and do what its end owes at once; None when it had already ended."""
+    failed = fail_job(ctx.storage, job_id, code=code, message=message, stage=stage)
+    if failed is not None:
+        run_job_followups(ctx, failed)
+    return failed
 
 
 def run_batch_followups(ctx: StageContext, batch: dict[str, Any]) -> None:

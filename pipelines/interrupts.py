@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from pipelines.jobs import ACTIVE, JOB_INTERRUPTED_FOLLOWUPS, get_job, utcnow
+from pipelines.jobs import ACTIVE, JOB_INTERRUPTED_FOLLOWUPS, utcnow
 from pipelines.segments import list_segments
 from pipelines.storage import Storage, update_and_read
 from schemas.jobs import JobStatus, PlaybackPosition
@@ -44,11 +44,17 @@ def heard(segments: list[dict[str, Any]], played: PlaybackPosition | None) -> tu
 
 
 def interrupt_job(
-    storage: Storage, client: redis.Redis, job_id: str, *, by: str, played: PlaybackPosition | None = None
+    storage: Storage,
+    client: redis.Redis,
+    job: dict[str, Any],
+    *,
+    by: str,
+    played: PlaybackPosition | None = None,
 ) -> dict[str, Any] | None:
-    """Interrupt an unfinished job; the job after it, or None when it had already finished."""
-    job = get_job(storage, job_id)
-    if job is None or job["status"] not in ACTIVE:
+    """Interrupt ``job`` (its document, as the caller read it) unless it has finished meanwhile;
+    the job after it, or None."""
+    job_id = job["_id"]
+    if job["status"] not in ACTIVE:
         return None
     client.set(cancel_flag(job_id), b"1", ex=CANCEL_FLAG_TTL_S)  # first: the LLM stops spending tokens
     text, count = heard(list_segments(storage, job_id, int(job.get("llm_attempt") or 0)), played)
@@ -68,6 +74,5 @@ def interrupt_job(
     )
 
 
-def unfinished_jobs(storage: Storage, session_id: str) -> list[str]:
-    found = storage.jobs.find({"session_id": session_id, "status": {"$in": ACTIVE}}, {"_id": 1})
-    return [job["_id"] for job in found]
+def unfinished_jobs(storage: Storage, session_id: str) -> list[dict[str, Any]]:
+    return list(storage.jobs.find({"session_id": session_id, "status": {"$in": ACTIVE}}))

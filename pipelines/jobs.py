@@ -188,6 +188,14 @@ def finish_reply(
     )
 
 
+def all_segments_done(job: dict[str, Any]) -> bool:
+    """The reply is final and every segment has its track and its browser copy."""
+    if not (job.get("reply") or {}).get("done"):
+        return False
+    total = job.get("segments_total") or 0
+    return all(len(job.get(field) or []) >= total for field in SEGMENT_SETS)
+
+
 def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, Any] | None:
     """Complete ``job`` (a document just returned by one of the updates above) when its reply is
     final and every segment has its track and its browser copy.
@@ -196,10 +204,7 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
     last sees them all; the conditional update then lets exactly one caller get the completed
     document back and do the follow-up work.
     """
-    if not (job.get("reply") or {}).get("done"):
-        return None
-    total = job.get("segments_total") or 0
-    if any(len(job.get(field) or []) < total for field in SEGMENT_SETS):
+    if not all_segments_done(job):
         return None
     return update_and_read(
         storage.jobs,

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipelines.batches import OPEN_BATCH, OPEN_FILE, fail_batch_file
-from pipelines.followups import run_batch_followups, run_job_followups
+from pipelines.followups import fail_and_follow_up, run_batch_followups, run_job_followups
 from pipelines.inflight import InFlight
-from pipelines.jobs import ACTIVE, FINISHED, SEGMENT_SETS, fail_job, utcnow
+from pipelines.jobs import ACTIVE, FINISHED, all_segments_done, utcnow
 from pipelines.segments import list_segments
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
@@ -44,13 +44,6 @@ def redispatch_job(ctx: StageContext, job: dict[str, Any]) -> str:
         elif not segment.get("ready"):
             ctx.dispatcher.animate(job_id, attempt, segment["index"])
     return "segments"
-
-
-def all_segments_done(job: dict[str, Any]) -> bool:
-    if not (job.get("reply") or {}).get("done"):
-        return False
-    total = job.get("segments_total") or 0
-    return all(len(job.get(field) or []) >= total for field in SEGMENT_SETS)
 
 
 def recover_stalled(ctx: StageContext, inflight: InFlight, *, now: datetime | None = None) -> dict[str, int]:
@@ -107,9 +100,7 @@ def sweep_job(ctx: StageContext, job: dict[str, Any], inflight: InFlight, now: d
 
 def give_up(ctx: StageContext, job: dict[str, Any], why: str) -> None:
     stage = Stage(job["stage"]) if job.get("stage") else None
-    failed = fail_job(ctx.storage, job["_id"], code=ErrorCode.stage_timeout, message=why, stage=stage)
-    if failed is not None:
-        run_job_followups(ctx, failed)
+    fail_and_follow_up(ctx, job["_id"], code=ErrorCode.stage_timeout, message=why, stage=stage)
 
 
 def sweep_file(

@@ -234,11 +234,18 @@ class Stack:
         )  # fmt: skip
         return name
 
+    def running_workers(self, pool: str) -> list[str]:
+        """Names of the workers of ``pool`` that are running now (restarts carry suffixes)."""
+        return [
+            name
+            for name, process in self.processes.items()
+            if name.startswith(f"worker-{pool}") and process.poll() is None
+        ]
+
     def replace_workers(self, pool: str, *, suffix: str, extra_env: dict[str, str] | None = None) -> str:
         """Stop every running worker of ``pool`` and start one with other settings."""
-        for name, process in list(self.processes.items()):
-            if name.startswith(f"worker-{pool}") and process.poll() is None:
-                self.stop(name)
+        for name in self.running_workers(pool):
+            self.stop(name)
         name = self.start_worker(pool, suffix=suffix, extra_env=extra_env)
         self.wait_for_workers()
         return name

@@ -131,21 +131,21 @@ async def cancel_job(
 ) -> Response:
     """Interrupt the turn (barge-in): nothing more is generated or announced, and history keeps what
     was heard (up to ``played`` when the client says where its playback was)."""
-    owned_or_404(key, await run_in_threadpool(get_job, state.storage, job_id), f"job {job_id}")
+    job = owned_or_404(key, await run_in_threadpool(get_job, state.storage, job_id), f"job {job_id}")
     played = body.played if body else None
-    if await run_in_threadpool(interrupt_and_follow_up, state, job_id, "cancel", played) is None:
+    if await run_in_threadpool(interrupt_and_follow_up, state, job, "cancel", played) is None:
         raise ApiError(ErrorCode.conflict, f"job {job_id} has already finished")
     version = await last_entry_id(state.aredis, job_stream(job_id))
     return Response((await rendered_job(state, job_id, version)).body, media_type="application/json")
 
 
 def interrupt_and_follow_up(
-    state: ApiState, job_id: str, by: str, played: PlaybackPosition | None
+    state: ApiState, job: dict[str, Any], by: str, played: PlaybackPosition | None
 ) -> dict[str, Any] | None:
-    job = interrupt_job(state.storage, state.redis, job_id, by=by, played=played)
-    if job is not None:
-        run_job_followups(state.followups, job)  # event, context turn and webhook at once
-    return job
+    interrupted = interrupt_job(state.storage, state.redis, job, by=by, played=played)
+    if interrupted is not None:
+        run_job_followups(state.followups, interrupted)  # event, context turn and webhook at once
+    return interrupted
 
 
 def refuse_beyond_jobs_in_flight(state: ApiState, key: ApiKey) -> None:

@@ -104,10 +104,7 @@ def test_llm_worker_killed_mid_task_job_still_completes(
             json={"text": "Tell me a long story about a brave little dragon, in four sentences."},
         ).json()["job_id"]
         wait_for_stage(api, job_id, "llm")
-        worker = next(
-            n for n, p in stack.processes.items() if n.startswith("worker-llm") and p.poll() is None
-        )
-        stack.kill(worker, signal.SIGKILL)  # the whole worker, pool children included
+        stack.kill(stack.running_workers("llm")[0], signal.SIGKILL)  # pool children included
         killed_mid_reply = not (stored_job(db, job_id)["reply"] or {}).get("done")
         stack.start_worker("llm", suffix=f"-restarted-{round_number}")
         if killed_mid_reply:
@@ -125,9 +122,8 @@ def test_llm_worker_killed_mid_task_job_still_completes(
 
 
 def test_queued_job_survives_a_redis_restart(api: httpx.Client, session_id: str, stack: Stack) -> None:
-    for name, process in list(stack.processes.items()):
-        if name.startswith("worker-llm") and process.poll() is None:
-            stack.stop(name)  # nobody consumes llm: the job waits in Redis
+    for name in stack.running_workers("llm"):
+        stack.stop(name)  # nobody consumes llm: the job waits in Redis
     broker = redis.Redis.from_url(stack.redis_url)
     waiting = broker.llen(Queue.llm.value)
     job_id = submit_text(api, session_id, "Still there?")

@@ -38,7 +38,7 @@ def database(stack: Stack) -> Any:
 
 
 def live_worker(stack: Stack, pool: str) -> str:
-    return next(n for n, p in stack.processes.items() if n.startswith(f"worker-{pool}") and p.poll() is None)
+    return stack.running_workers(pool)[0]
 
 
 def pool_children(pid: int) -> list[int]:

@@ -143,10 +143,7 @@ def test_a_notify_worker_killed_mid_delivery_loses_nothing(
         while not target.held:  # the first delivery is in flight: the receiver holds it
             assert time.monotonic() < deadline, "no delivery started"
             time.sleep(0.05)
-        notify = next(
-            n for n, p in stack.processes.items() if n.startswith("worker-notify") and p.poll() is None
-        )
-        stack.kill(notify, signal.SIGKILL)
+        stack.kill(stack.running_workers("notify")[0], signal.SIGKILL)
         stack.start_worker("notify", suffix="-after-kill")
         # The held message comes back after the visibility timeout and is delivered again.
         (event,) = target.wait_for(1, timeout=VISIBILITY_TIMEOUT_S + 90)

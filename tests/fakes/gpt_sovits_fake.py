@@ -11,11 +11,9 @@ on ``None.lower()`` into a plain-text 500, as the real one does. Success returns
 ``hang`` makes it a server that accepts a request and then sends nothing, for a while or for good.
 """
 
-import asyncio
 import io
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -26,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import ServerThread, hold
 
 V2_LANGUAGES = ["auto", "auto_yue", "en", "zh", "ja", "yue", "ko", "all_zh", "all_ja", "all_yue", "all_ko"]
 CUT_METHODS = ["cut0", "cut1", "cut2", "cut3", "cut4", "cut5"]
@@ -142,7 +140,7 @@ class FakeGptSovits:
         with self._lock:
             hanging, seconds = self._hangs != 0, self._hang_seconds
             self._hangs -= 1 if self._hangs > 0 else 0
-        if hanging and not await self._hold(seconds):
+        if hanging and not await hold(self._released, seconds):
             return PlainTextResponse("stopping", status_code=503)  # the client gave up long ago
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
@@ -159,15 +157,6 @@ class FakeGptSovits:
             return _bad("tts failed", Exception="参考音频在3~10秒范围外，请更换！")
         audio = synth_audio(req["text"], float(req["speed_factor"]))
         return Response(_pack(audio, req["media_type"]), media_type=f"audio/{req['media_type']}")
-
-    async def _hold(self, seconds: float | None) -> bool:
-        """Wait ``seconds`` (None: forever); False if the fake began to stop first."""
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not self._released.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                return True
-            await asyncio.sleep(0.05)
-        return False
 
 
 def _bad(message: str, **extra: str) -> JSONResponse:

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.server_thread import ServerThread
+from tests.fakes.server_thread import ServerThread, hold
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class FakeOpenAI:
 
         behaviour = self._next()
         if isinstance(behaviour, Hang):
-            if not await self._hold(behaviour.seconds):
+            if not await hold(self._released, behaviour.seconds):
                 return Response(status_code=503)  # the fake is stopping; the client gave up long ago
             behaviour = behaviour.then or self.default
             if isinstance(behaviour, Hang):
@@ -217,15 +217,6 @@ class FakeOpenAI:
             media_type="text/event-stream; charset=utf-8",
             headers={"cache-control": "no-cache", "x-request-id": f"req_{uuid.uuid4().hex}"},
         )
-
-    async def _hold(self, seconds: float | None) -> bool:
-        """Wait ``seconds`` (None: forever); False if the fake began to stop first."""
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not self._released.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                return True
-            await asyncio.sleep(0.05)
-        return False
 
     async def _events(self, model: str, behaviour: Reply | Stall) -> AsyncIterator[bytes]:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

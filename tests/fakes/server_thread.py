@@ -1,5 +1,6 @@
 """Run an ASGI app with uvicorn on a loopback ephemeral port in a background thread."""
 
+import asyncio
 import socket
 import threading
 import time
@@ -45,3 +46,14 @@ class ServerThread:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+async def hold(released: threading.Event, seconds: float | None) -> bool:
+    """A fake server's hanging answer: wait ``seconds`` (None: forever); False if ``released``
+    (the fake began to stop) first, so a stopping server is never kept up by its own hang."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not released.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            return True
+        await asyncio.sleep(0.05)
+    return False

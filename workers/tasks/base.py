@@ -19,8 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pipelines.deliveries import DeliveryCounter, dead_letter
 from pipelines.errors import StageError
-from pipelines.followups import run_job_followups
-from pipelines.jobs import fail_job
+from pipelines.followups import fail_and_follow_up
 from schemas.errors import ErrorCode
 from schemas.jobs import Stage
 from workers.runtime import redis_client, settings, stage_context, storage
@@ -105,8 +104,6 @@ def given_up_as_poison(task: Task, record_failure: Callable[[ErrorCode, str], No
 
 def job_failure_recorder(job_id: str, stage: Stage) -> Callable[[ErrorCode, str], None]:
     def record(code: ErrorCode, message: str) -> None:
-        job = fail_job(storage(), job_id, code=code, message=message, stage=stage)
-        if job is not None:
-            run_job_followups(stage_context(), job)
+        fail_and_follow_up(stage_context(), job_id, code=code, message=message, stage=stage)
 
     return record
