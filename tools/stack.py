@@ -60,8 +60,8 @@ def find_mongo_server() -> str:
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+def _die_with_parent(signal_number: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to signal the child when its parent dies (None elsewhere).
 
     The kernel sends the signal when the *thread* that forked the child exits, so start children
     from the main thread or a thread that lives as long as they should.
@@ -75,9 +75,9 @@ def _die_with_parent() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        prctl(PR_SET_PDEATHSIG, int(signal_number))
         if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal_number)
 
     return preexec
 
@@ -129,7 +129,7 @@ class Stack:
     api_key: str = ""  # the development key start() creates (client and admin scopes)
     # How each part was started (so a supervisor can start it again the same way), and the parts
     # stopped on purpose (which a supervisor leaves alone until they are started again).
-    commands: dict[str, tuple[list[str], dict[str, str] | None]] = field(default_factory=dict)
+    commands: dict[str, tuple[list[str], dict[str, str] | None, int]] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)
     started_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each start
     # Held while a part is started or marked stopped, so a supervisor thread and a stop cannot cross.
@@ -158,7 +158,11 @@ class Stack:
         return env
 
     def _spawn(
-        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        argv: list[str],
+        extra_env: dict[str, str] | None = None,
+        parent_death_signal: int = signal.SIGTERM,
     ) -> subprocess.Popen[bytes]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.lock, (self.run_dir / f"{name}.log").open("ab") as log:
@@ -169,10 +173,10 @@ class Stack:
                 env={**self.child_env(), **(extra_env or {})},
                 cwd=PROJECT_ROOT,
                 start_new_session=True,  # its own process group: we can stop it with its children
-                preexec_fn=_die_with_parent(),
+                preexec_fn=_die_with_parent(parent_death_signal),
             )
             self.processes[name] = process
-            self.commands[name] = (argv, extra_env)
+            self.commands[name] = (argv, extra_env, parent_death_signal)
             self.started_at[name] = time.monotonic()
             self.stopped.discard(name)
         return process
@@ -188,8 +192,7 @@ class Stack:
                 raise StackError(f"{name} is still running (pid {old.pid})")
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(old.pid, signal.SIGKILL)  # what is left of its group (pool children)
-            argv, extra_env = self.commands[name]
-            return self._spawn(name, argv, extra_env)
+            return self._spawn(name, *self.commands[name])
 
     # --- the services -----------------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -265,6 +268,9 @@ class Stack:
             "flower",
             [sys.executable, "-m", "celery", f"--broker={self.redis_url}", "flower",
              f"--port={port}", "--address=127.0.0.1"],
+            # Flower keeps no state, and its SIGTERM handler can wait forever on a broker that
+            # died in the same instant (seen in CI: alive 60 s after a SIGKILLed launcher).
+            parent_death_signal=signal.SIGKILL,
         )  # fmt: skip
         return f"http://127.0.0.1:{port}"
 
