@@ -41,7 +41,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Store a new key; returns it with its one and only plain-text copy."""
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    storage.api_keys.insert_one(
+    storage.journaled(storage.api_keys).insert_one(
         {
             "_id": key_id,
             "name": name,

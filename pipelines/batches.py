@@ -61,7 +61,7 @@ def create_batch(
             for index, (filename, audio_id, duration) in enumerate(files)
         ]
     )
-    storage.batches.insert_one(batch)
+    storage.journaled(storage.batches).insert_one(batch)  # also flushes the files before it
     return batch
 
 

@@ -19,15 +19,18 @@ from schemas.session import ConversationTurn
 
 
 def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
-    """Do what ``job`` (a finished job's document) still owes, each step at most once more."""
-    for followup in list(job.get("followups") or []):
+    """Do what ``job`` (a finished job's document) still owes, then strike it off in one update
+    (a crash before that repeats them, and each is safe to repeat)."""
+    owed = list(job.get("followups") or [])
+    for followup in owed:
         if followup == FOLLOWUP_CONTEXT:
             remember_turn(ctx, job)
         elif followup == FOLLOWUP_EVENT:
             announce_end(ctx, job)
         elif followup == FOLLOWUP_WEBHOOK and job.get("callback_url"):
             ctx.dispatcher.deliver_webhook("job", job["_id"])
-        ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": followup}})
+    if owed:
+        ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pullAll": {"followups": owed}})
 
 
 def fail_and_follow_up(
@@ -41,10 +44,11 @@ def fail_and_follow_up(
 
 
 def run_batch_followups(ctx: StageContext, batch: dict[str, Any]) -> None:
-    for followup in list(batch.get("followups") or []):
-        if followup == FOLLOWUP_WEBHOOK and batch.get("callback_url"):
-            ctx.dispatcher.deliver_webhook("batch", batch["_id"])
-        ctx.storage.batches.update_one({"_id": batch["_id"]}, {"$pull": {"followups": followup}})
+    owed = list(batch.get("followups") or [])
+    if FOLLOWUP_WEBHOOK in owed and batch.get("callback_url"):
+        ctx.dispatcher.deliver_webhook("batch", batch["_id"])
+    if owed:
+        ctx.storage.batches.update_one({"_id": batch["_id"]}, {"$pullAll": {"followups": owed}})
 
 
 def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:

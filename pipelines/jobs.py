@@ -67,7 +67,7 @@ def create_job(
         "created_at": now,
         "updated_at": now,
     }
-    storage.jobs.insert_one(doc)
+    storage.journaled(storage.jobs).insert_one(doc)  # the client is told it was accepted
     return doc
 
 

@@ -12,10 +12,14 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
+from pymongo.write_concern import WriteConcern
 
 from pipelines.settings import Settings
 
 AUDIO_BUCKET = "audio"
+# A write that answers a client (a job, batch, session, key or rating it was told is stored) waits
+# for the journal; progress writes do not, since a stage redone after a crash writes them again.
+JOURNALED = WriteConcern(w=1, j=True)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ class Storage:
         self.db[f"{AUDIO_BUCKET}.chunks"].create_index(
             [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
         )
+
+    @staticmethod
+    def journaled(collection: Collection) -> Collection:
+        """``collection`` with writes acknowledged only once in the journal (JOURNALED)."""
+        return collection.with_options(write_concern=JOURNALED)
 
     def ping(self) -> None:
         self.client.admin.command("ping")

@@ -14,5 +14,5 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 def add_feedback(job_id: str, body: FeedbackIn, key: CallerKey, storage: StorageDep) -> FeedbackOut:
     owned_or_404(key, get_job(storage, job_id), f"job {job_id}")
     doc = {"_id": new_id(), "job_id": job_id, "created_at": utcnow(), **body.model_dump()}
-    storage.feedback.insert_one(doc)
+    storage.journaled(storage.feedback).insert_one(doc)
     return FeedbackOut(id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})

@@ -41,7 +41,7 @@ def create_session(
         "metadata": body.metadata if body else {},
         "created_at": utcnow(),
     }
-    storage.sessions.insert_one(doc)
+    storage.journaled(storage.sessions).insert_one(doc)
     return session_out(doc, settings)
 
 
