@@ -8,6 +8,11 @@ Order within one turn: ``job.queued`` → (``stage.started``/``stage.finished`` 
 ``transcript.ready``) → ``stage.started`` llm → per segment ``segment.queued`` →
 ``segment.audio_ready`` → ``segment.animation_ready`` (segments interleave) → ``stage.finished``
 llm → ``job.completed``. Audio is announced as soon as it is stored; its track follows.
+
+Other kinds of job on the same session log: a verbatim line (kind ``speak``) has the same events
+without the llm stage; a manual avatar command (kind ``avatar``) is ``avatar.command`` (its
+``command`` field is the :data:`~schemas.avatar.AvatarCommand`, to apply at once) then
+``job.completed``. Clients ignore event types they do not know.
 """
 
 from datetime import datetime
@@ -15,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from schemas.avatar import AvatarCommand
 from schemas.jobs import Interruption, JobError, Reply, SegmentOut, Stage
 from schemas.transcription import Transcript
 
@@ -30,6 +36,7 @@ class EventType(StrEnum):
     job_completed = "job.completed"
     job_failed = "job.failed"
     job_interrupted = "job.interrupted"
+    avatar_command = "avatar.command"
 
 
 FINAL_EVENTS = frozenset({EventType.job_completed, EventType.job_failed, EventType.job_interrupted})
@@ -53,3 +60,6 @@ class JobEvent(BaseModel):
     segments_total: int | None = None
     error: JobError | None = None
     interruption: Interruption | None = None
+    command: AvatarCommand | None = Field(
+        default=None, description="avatar.command: the manual command (schemas/avatar.py) to apply now."
+    )

@@ -10,21 +10,27 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from schemas.animation import AnimationTrack
+from schemas.avatar import AvatarCommand
+from schemas.events import JobEvent
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "json"
 
-# Add a model here to publish its schema.
-EXPORTS: list[tuple[type[BaseModel], str]] = [
+# Add a model (or a union such as AvatarCommand) here to publish its schema.
+EXPORTS: list[tuple[Any, str]] = [
     (AnimationTrack, "animation.schema.json"),
+    (AvatarCommand, "avatar_command.schema.json"),
+    (JobEvent, "job_event.schema.json"),
 ]
 
 
-def render(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render(model: Any) -> str:
+    schema = TypeAdapter(model).json_schema()
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def export_schemas(*, check: bool = False, directory: Path = SCHEMA_DIR) -> list[Path]:
