@@ -2,11 +2,14 @@
 
 This is the one object the LLM stage needs: feed it the model's deltas, dispatch every returned
 segment to tts -> animation at once, then record ``dominant_emotion`` (``full_text`` and ``motions``
-cover the whole reply, including any text after a sentence limit cut it short).
+cover the whole reply, including any text after a sentence limit cut it short). Segments carry
+only what a voice may read (pipelines/speech_text.py); one with nothing left to say is dropped and
+its motions go to the next.
 """
 
 from pipelines.emotion_tags import TagStream, TagVocabulary
 from pipelines.segmenter import SegmentSpan, SpeakableSegmenter, tidy_spaces
+from pipelines.speech_text import speakable
 from schemas.emotion import Emotion, TaggedSegment
 from schemas.persona import Persona
 
@@ -25,11 +28,24 @@ class ReplyStreamer:
 
     def push(self, delta: str) -> list[TaggedSegment]:
         spans = self._segmenter.push_spans(self._tags.push(delta))
-        return [self._tagged(span, last=False) for span in spans]
+        return self._speakable(spans, closing=False)
 
     def finish(self) -> list[TaggedSegment]:
         spans = self._segmenter.push_spans(self._tags.finish()) + self._segmenter.finish_spans()
-        return [self._tagged(span, last=i == len(spans) - 1) for i, span in enumerate(spans)]
+        segments = self._speakable(spans, closing=True)
+        left = self._tags.take_motions(None)  # motions of a last piece with nothing to say
+        if segments and left:
+            segments[-1] = segments[-1].model_copy(update={"motions": [*segments[-1].motions, *left]})
+        return segments
+
+    def _speakable(self, spans: list[SegmentSpan], *, closing: bool) -> list[TaggedSegment]:
+        segments = []
+        for position, span in enumerate(spans):
+            text = tidy_spaces(speakable(span.text))
+            if text:
+                last = closing and position == len(spans) - 1
+                segments.append(self._tagged(span, text, last=last))
+        return segments
 
     @property
     def full_text(self) -> str:
@@ -44,9 +60,9 @@ class ReplyStreamer:
     def motions(self) -> list[str]:
         return self._tags.motions
 
-    def _tagged(self, span: SegmentSpan, *, last: bool) -> TaggedSegment:
+    def _tagged(self, span: SegmentSpan, text: str, *, last: bool) -> TaggedSegment:
         return TaggedSegment(
-            text=span.text,
+            text=text,
             emotion=self._tags.emotion_at(span.start),
             motions=self._tags.take_motions(None if last else span.end),
         )

@@ -11,6 +11,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from schemas.emotion import Emotion
+
 ANIMATION_SCHEMA_VERSION: Final = "1.0"
 
 MouthShape = Literal["aa", "ih", "ou", "ee", "oh"]
@@ -19,8 +21,7 @@ Viseme = Literal["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "a
 VISEMES: tuple[Viseme, ...] = (
     "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
 )  # fmt: skip
-Emotion = Literal["happy", "angry", "sad", "relaxed", "surprised", "neutral"]
-EMOTIONS: tuple[Emotion, ...] = ("happy", "angry", "sad", "relaxed", "surprised", "neutral")
+EMOTIONS: tuple[Emotion, ...] = tuple(Emotion)  # the one emotion set: schemas/emotion.py
 
 
 class Keyframe(BaseModel):
@@ -61,7 +62,7 @@ class AnimationTrack(BaseModel):
         description="alignment: from the TTS engine's phoneme timings; energy: the text's phonemes "
         "aligned to the loudness of the audio (engines without timings)."
     )
-    emotion: Emotion = "neutral"
+    emotion: Emotion = Emotion.neutral
     mouth: dict[MouthShape, Curve] = Field(
         description="VRM 1.0 mouth expressions; every shape present. All zero means a closed mouth."
     )

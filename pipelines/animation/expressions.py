@@ -10,26 +10,27 @@ from schemas.animation import EMOTIONS, Blink, Emotion, MotionTrigger
 # Peak weight per emotion: below 1 where the full preset would fight the lip sync (VRM "happy" and
 # "relaxed" close the eyes and shape the mouth at full weight).
 EMOTION_INTENSITY: dict[Emotion, float] = {
-    "happy": 0.8, "angry": 0.75, "sad": 0.7, "relaxed": 0.6, "surprised": 0.85, "neutral": 1.0,
+    Emotion.happy: 0.8, Emotion.angry: 0.75, Emotion.sad: 0.7,
+    Emotion.relaxed: 0.6, Emotion.surprised: 0.85, Emotion.neutral: 1.0,
 }  # fmt: skip
 BLEND_IN_S = 0.25
 BLEND_OUT_S = 0.4
 
 # Blink spacing per emotion (humans blink every 2-6 s; a stare blinks less, sadness more slowly).
 BLINK_INTERVAL_S: dict[Emotion, tuple[float, float]] = {
-    "neutral": (2.0, 5.0), "happy": (2.0, 5.0), "relaxed": (2.5, 6.0),
-    "sad": (2.5, 6.0), "angry": (3.5, 7.0), "surprised": (3.0, 6.0),
+    Emotion.neutral: (2.0, 5.0), Emotion.happy: (2.0, 5.0), Emotion.relaxed: (2.5, 6.0),
+    Emotion.sad: (2.5, 6.0), Emotion.angry: (3.5, 7.0), Emotion.surprised: (3.0, 6.0),
 }  # fmt: skip
-BLINK_DURATION_S: dict[Emotion, float] = {"sad": 0.22, "relaxed": 0.2}
+BLINK_DURATION_S: dict[Emotion, float] = {Emotion.sad: 0.22, Emotion.relaxed: 0.2}
 DEFAULT_BLINK_S = 0.15
 # Wide-open eyes do not blink: no blink while these expressions are held strongly.
-NO_BLINK_ABOVE: dict[Emotion, float] = {"surprised": 0.5}
+NO_BLINK_ABOVE: dict[Emotion, float] = {Emotion.surprised: 0.5}
 
 
 def normalize_emotion(emotion: str) -> Emotion:
     """Map a tag to a VRM preset; unknown tags fall back to neutral rather than failing the reply."""
     tag = emotion.strip().lower()
-    return next((preset for preset in EMOTIONS if preset == tag), "neutral")
+    return next((preset for preset in EMOTIONS if preset == tag), Emotion.neutral)
 
 
 def expression_curves(

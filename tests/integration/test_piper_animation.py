@@ -11,7 +11,7 @@ from pipelines.animation.track import sample_curve
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.errors import StageError
 from pipelines.settings import Settings
-from schemas.animation import AnimationTrack
+from schemas.animation import AnimationTrack, Emotion
 from schemas.errors import ErrorCode
 from schemas.persona import Persona
 from workers.animation_phonemes import text_phonemes
@@ -107,8 +107,8 @@ def test_mouth_closes_in_sentence_pauses_and_on_p_b_m(piper: PiperSynthesizer) -
 
 def test_expressions_and_prosody_follow_the_emotion_tag(piper: PiperSynthesizer) -> None:
     text = "I think that's a wonderful idea, let's try it right now."
-    lengths = {}
-    for emotion in ("happy", "sad", "surprised"):
+    lengths: dict[Emotion, float] = {}
+    for emotion in (Emotion.happy, Emotion.sad, Emotion.surprised):
         speech = piper.synthesize(text, persona=PERSONA, emotion=emotion)
         lengths[emotion] = speech.duration_s
         for track in tracks(speech, text, emotion):
@@ -118,7 +118,7 @@ def test_expressions_and_prosody_follow_the_emotion_tag(piper: PiperSynthesizer)
             assert all(k.w == 0.0 for name, c in track.expressions.items() if name != emotion for k in c)
             if emotion == "surprised":
                 assert not [b for b in track.blinks if 0.3 < b.t < track.duration_s - 0.5]
-    assert lengths["sad"] > 1.05 * lengths["happy"]  # sad speaks slower
+    assert lengths[Emotion.sad] > 1.05 * lengths[Emotion.happy]  # sad speaks slower
 
 
 def test_real_tracks_have_no_one_frame_flicker_and_weights_in_range(piper: PiperSynthesizer) -> None:

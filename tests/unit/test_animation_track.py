@@ -10,7 +10,7 @@ from pipelines.animation.energy import estimate_timings
 from pipelines.animation.track import sample_curve
 from pipelines.audio_types import PhonemeTiming
 from pipelines.errors import StageError
-from schemas.animation import EMOTIONS, AnimationTrack, Keyframe
+from schemas.animation import EMOTIONS, AnimationTrack, Emotion, Keyframe
 from schemas.errors import ErrorCode
 from tests.track_samples import RATE, silence, timings, tone
 
@@ -118,7 +118,7 @@ def test_silent_audio_gives_a_closed_mouth() -> None:
 def test_expressions_follow_the_emotion_with_blend_in_and_out(emotion: str) -> None:
     track = build(tone(2.0), timings(("a", 2.0)), emotion=emotion.upper())
     assert track.emotion == emotion
-    curve = track.expressions[emotion]
+    curve = track.expressions[Emotion(emotion)]
     weights = sample_curve(curve, np.array([0.0, 0.1, 1.0, 1.9, 2.0]))
     assert weights[0] == 0.0 and weights[-1] == 0.0
     assert 0.0 < weights[1] < weights[2] and weights[3] < weights[2]
@@ -166,11 +166,16 @@ def test_schema_refuses_curves_that_do_not_span_the_audio() -> None:
 def test_emotion_holds_across_segments_of_one_reply_and_blends_out_at_the_end() -> None:
     from pipelines.animation.expressions import EMOTION_INTENSITY, expression_curves
 
-    first = expression_curves("happy", 2.0, previous=None, final=False)
-    middle = expression_curves("happy", 2.0, previous="happy", final=False)
-    changed = expression_curves("sad", 2.0, previous="happy", final=True)
-    peak = EMOTION_INTENSITY["happy"]
-    assert first["happy"][0] == (0.0, 0.0) and first["happy"][-1] == (2.0, peak)
-    assert middle["happy"][0] == (0.0, peak) and middle["happy"][-1] == (2.0, peak)  # no dip
-    assert changed["happy"][0] == (0.0, peak) and changed["happy"][-1][1] == 0.0  # cross-fade away
-    assert changed["sad"][0] == (0.0, 0.0) and changed["sad"][-1] == (2.0, 0.0)  # final: rest face
+    first = expression_curves(Emotion.happy, 2.0, previous=None, final=False)
+    middle = expression_curves(Emotion.happy, 2.0, previous=Emotion.happy, final=False)
+    changed = expression_curves(Emotion.sad, 2.0, previous=Emotion.happy, final=True)
+    peak = EMOTION_INTENSITY[Emotion.happy]
+    assert first[Emotion.happy][0] == (0.0, 0.0) and first[Emotion.happy][-1] == (2.0, peak)
+    assert middle[Emotion.happy][0] == (0.0, peak) and middle[Emotion.happy][-1] == (2.0, peak)  # no dip
+    assert (
+        changed[Emotion.happy][0] == (0.0, peak) and changed[Emotion.happy][-1][1] == 0.0
+    )  # cross-fade away
+    assert changed[Emotion.sad][0] == (0.0, 0.0) and changed[Emotion.sad][-1] == (
+        2.0,
+        0.0,
+    )  # final: rest face

@@ -18,6 +18,7 @@ from pipelines.animation.expressions import normalize_emotion
 from pipelines.animation.visemes import PAUSE
 from pipelines.audio_types import PhonemeTiming, SynthesizedSpeech
 from pipelines.errors import StageError
+from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings
 from schemas.animation import Emotion
 from schemas.errors import ErrorCode
@@ -39,12 +40,12 @@ class Prosody:
 
 
 EMOTION_PROSODY: dict[Emotion, Prosody] = {
-    "neutral": Prosody(),
-    "happy": Prosody(length=0.92, noise=1.1, noise_w=1.15, pause=0.85),
-    "surprised": Prosody(length=0.9, noise=1.15, noise_w=1.2, pause=0.8),
-    "angry": Prosody(length=0.9, noise=1.05, pause=0.7),
-    "sad": Prosody(length=1.18, noise=0.85, noise_w=0.8, pause=1.5),
-    "relaxed": Prosody(length=1.08, noise=0.95, noise_w=0.9, pause=1.25),
+    Emotion.neutral: Prosody(),
+    Emotion.happy: Prosody(length=0.92, noise=1.1, noise_w=1.15, pause=0.85),
+    Emotion.surprised: Prosody(length=0.9, noise=1.15, noise_w=1.2, pause=0.8),
+    Emotion.angry: Prosody(length=0.9, noise=1.05, pause=0.7),
+    Emotion.sad: Prosody(length=1.18, noise=0.85, noise_w=0.8, pause=1.5),
+    Emotion.relaxed: Prosody(length=1.08, noise=0.95, noise_w=0.9, pause=1.25),
 }
 
 
@@ -106,7 +107,8 @@ class PiperSynthesizer:
         if spec not in self._voices:
             try:
                 path = piper_voice_file(spec)
-                self._voices[spec] = load_voice(path)
+                with MODEL_LOAD_SECONDS.labels("tts", self.name).time():
+                    self._voices[spec] = load_voice(path)
             except Exception as exc:  # missing file, bad config, corrupt model: all a setup problem
                 raise StageError(ErrorCode.tts_failed, f"cannot load Piper voice {spec!r}: {exc}") from exc
         return self._voices[spec]
