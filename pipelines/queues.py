@@ -42,7 +42,28 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.recover_stalled: {"queue": Queue.maintenance},
 }
 
-# Which queues each kind of worker consumes (`celery worker -Q ...`).
+
+class WorkerKind(StrEnum):
+    """What a worker process runs: it imports only this kind's task modules (and models)."""
+
+    stt = "stt"
+    llm = "llm"
+    tts = "tts"
+    animation = "animation"
+    notify = "notify"
+
+
+# The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
+# tasks routed to the queues it consumes.
+KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
+    WorkerKind.stt: [TaskName.transcribe_utterance, TaskName.transcribe_file],
+    WorkerKind.llm: [TaskName.reply],
+    WorkerKind.tts: [TaskName.synthesize_segment],
+    WorkerKind.animation: [TaskName.animate_segment],
+    WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled],
+}
+
+# Which queues each pool of workers consumes (`celery worker -Q ...`), and its kind.
 WORKER_POOLS: dict[str, list[Queue]] = {
     "stt-cpu": [Queue.stt_live_cpu, Queue.stt_batch_cpu],
     "stt-gpu": [Queue.stt_live_gpu, Queue.stt_batch_gpu],
@@ -50,6 +71,14 @@ WORKER_POOLS: dict[str, list[Queue]] = {
     "tts": [Queue.tts],
     "animation": [Queue.animation],
     "notify": [Queue.notify, Queue.maintenance],
+}
+POOL_KINDS: dict[str, WorkerKind] = {
+    "stt-cpu": WorkerKind.stt,
+    "stt-gpu": WorkerKind.stt,
+    "llm": WorkerKind.llm,
+    "tts": WorkerKind.tts,
+    "animation": WorkerKind.animation,
+    "notify": WorkerKind.notify,
 }
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipelines.queues import WorkerKind
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -170,6 +172,18 @@ class Settings(BaseSettings):
     gpt_sovits_url: str = "http://127.0.0.1:9880"
     gpt_sovits_timeout_s: float = 60.0
     gpt_sovits_max_retries: int = 2
+
+    # --- worker processes -------------------------------------------------------------------------
+    worker_kind: WorkerKind | Literal["all"] = Field(
+        default="all",
+        description="The task modules a worker process imports (stt, llm, tts, animation, notify); "
+        "all for a worker that serves every queue.",
+    )
+    worker_heartbeat_file: str = Field(
+        default="",
+        description="A file the worker's consumer touches every few seconds; its age is the "
+        "liveness probe (workers/healthcheck.sh). Empty: none.",
+    )
 
     # --- models on disk ---------------------------------------------------------------------------
     model_cache_dir: Path = Path.home() / ".cache" / "vtuber-backend"

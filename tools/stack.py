@@ -26,7 +26,7 @@ import redis
 from pymongo import MongoClient
 
 from pipelines.api_keys import create_key
-from pipelines.queues import WORKER_POOLS
+from pipelines.queues import POOL_KINDS, WORKER_POOLS
 from pipelines.settings import PROJECT_ROOT
 from schemas.api_keys import Scope
 
@@ -237,7 +237,7 @@ class Stack:
              "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
              "-l", "INFO", "--without-mingle", "--without-gossip",
              *(["-B", "-s", str(self.run_dir / "beat-schedule")] if pool == "notify" else [])],
-            extra_env,
+            {"VTUBER_WORKER_KIND": POOL_KINDS[pool].value, **(extra_env or {})},  # imports its own tasks only
         )  # fmt: skip
         return name
 

@@ -10,28 +10,38 @@ from pipelines.celery_app import make_celery
 from pipelines.context_store import ContextStore
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
+from pipelines.queues import WorkerKind
 from pipelines.settings import Settings, get_settings
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
 from pipelines.stt_routing import SttRouter
 from pipelines.time_limits import TimeLimits
-from workers import backends
+from workers import backends, liveness
 
-TASK_MODULES = [
-    "workers.tasks.stt",
-    "workers.tasks.llm",
-    "workers.tasks.tts",
-    "workers.tasks.animation",
-    "workers.tasks.notify",
-    "workers.tasks.maintenance",
-]
+# The task modules of each kind of worker: a process imports only its own (an LLM worker never
+# loads Piper, an STT worker never llama.cpp), and each image installs only its kind's runtimes.
+KIND_MODULES: dict[WorkerKind, list[str]] = {
+    WorkerKind.stt: ["workers.tasks.stt"],
+    WorkerKind.llm: ["workers.tasks.llm"],
+    WorkerKind.tts: ["workers.tasks.tts"],
+    WorkerKind.animation: ["workers.tasks.animation"],
+    WorkerKind.notify: ["workers.tasks.notify", "workers.tasks.maintenance"],
+}
+
+
+def task_modules(kind: str) -> list[str]:
+    """The modules a worker of ``kind`` imports; ``all`` serves every queue."""
+    if kind == "all":
+        return [module for modules in KIND_MODULES.values() for module in modules]
+    return KIND_MODULES[WorkerKind(kind)]
 
 
 def settings() -> Settings:
     return get_settings()
 
 
-app: Celery = make_celery(get_settings(), include=TASK_MODULES)
+app: Celery = make_celery(get_settings(), include=task_modules(get_settings().worker_kind))
+liveness.install(app, get_settings().worker_heartbeat_file)
 
 
 @lru_cache
