@@ -5,7 +5,9 @@ Contract reproduced: ``POST /v1/chat/completions`` with a Bearer key; ``stream: 
 a ``finish_reason`` chunk, then ``data: [DONE]``); ``stream: false`` answers one ``chat.completion``.
 Errors use the real body shape ``{"error": {"message", "type", "param", "code"}}`` and status codes
 (401 invalid_api_key, 404 model_not_found, 429 rate_limit_exceeded with ``Retry-After`` or
-insufficient_quota, 500 server_error). Each request is recorded for assertions, on arrival.
+insufficient_quota, 500 server_error). Reasoning models (``reasoning_models``: o1, o3, gpt-5 and
+later) refuse ``max_tokens`` (400 ``unsupported_parameter``, use ``max_completion_tokens``) and any
+temperature but 1 (400 ``unsupported_value``), with the real messages. Each request is recorded for assertions, on arrival.
 A server that hangs is scripted with ``Hang``: the request is accepted and read, then nothing is
 sent (no status line) for a while, or until the fake stops.
 
@@ -138,10 +140,12 @@ class FakeOpenAI:
         *,
         api_key: str = "sk-test",
         models: tuple[str, ...] = ("gpt-4-turbo",),
+        reasoning_models: tuple[str, ...] = (),
         default: Behaviour | None = None,
     ) -> None:
         self.api_key = api_key
-        self.models = set(models)
+        self.models = set(models) | set(reasoning_models)
+        self.reasoning_models = set(reasoning_models)
         self.default: Behaviour = default or reply("Hello! I am a fake model.")
         self.requests: list[RecordedRequest] = []
         self._script: deque[Behaviour] = deque()
@@ -200,6 +204,10 @@ class FakeOpenAI:
         if model not in self.models:
             return _error(model_not_found(model))
 
+        refused = self._refused_by_reasoning_model(model, body)
+        if refused is not None:
+            return _error(refused)
+
         behaviour = self._next()
         if isinstance(behaviour, Hang):
             if not await hold(self._released, behaviour.seconds):
@@ -243,6 +251,30 @@ class FakeOpenAI:
             yield event({"content": piece})
         yield event({}, finish="stop")
         yield b"data: [DONE]\n\n"
+
+    def _refused_by_reasoning_model(self, model: str, body: dict[str, Any]) -> ApiError | None:
+        if model not in self.reasoning_models:
+            return None
+        if "max_tokens" in body:
+            return ApiError(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "invalid_request_error",
+                "unsupported_parameter",
+                param="max_tokens",
+            )
+        temperature = body.get("temperature")
+        if temperature is not None and temperature != 1:
+            return ApiError(
+                400,
+                f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+                "Only the default (1) value is supported.",
+                "invalid_request_error",
+                "unsupported_value",
+                param="temperature",
+            )
+        return None
 
 
 def _error(error: ApiError) -> JSONResponse:

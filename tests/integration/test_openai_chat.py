@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from pipelines.backends import ChatMessage
@@ -12,6 +13,7 @@ from pipelines.errors import StageError
 from pipelines.settings import Settings
 from schemas.errors import ErrorCode
 from tests.fakes.openai_fake import (
+    ApiError,
     FakeOpenAI,
     Stall,
     insufficient_quota,
@@ -78,6 +80,49 @@ def test_streams_deltas_and_sends_plain_string_messages(fake: FakeOpenAI) -> Non
     assert request.body["max_tokens"] == 32
     assert [m["role"] for m in request.body["messages"]] == ["system", "user"]
     assert all(isinstance(m["content"], str) for m in request.body["messages"])
+
+
+def test_the_official_api_gets_max_completion_tokens() -> None:
+    with FakeOpenAI(api_key="sk-test") as server:
+        official = Settings().model_copy(update={"openai_base_url": "", "openai_api_key": "sk-test"})
+        client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0)
+        list(
+            OpenAIChat(official, client=client).stream_chat([PERSONA, HELLO], max_tokens=32, temperature=0.0)
+        )
+        [request] = server.requests
+    assert request.body["max_completion_tokens"] == 32 and "max_tokens" not in request.body
+
+
+def test_a_reasoning_model_behind_a_compatible_server_is_asked_again_without_what_it_refuses() -> None:
+    with FakeOpenAI(api_key="sk-test", reasoning_models=("o4-mini",)) as server:
+        chat = make_chat(server.base_url, openai_model="o4-mini")
+        first = "".join(collect(chat, temperature=0.8))
+        second = "".join(collect(chat, temperature=0.8))
+        bodies = [r.body for r in server.requests]
+    assert first == second == "Hello! I am a fake model."
+    # max_tokens refused, then temperature refused, then the reply; the next turn asks right away.
+    assert [("max_tokens" in b, "temperature" in b) for b in bodies] == [
+        (True, True),
+        (False, True),
+        (False, False),
+        (False, False),
+    ]
+    assert bodies[-1]["max_completion_tokens"] == 32
+
+
+def test_a_refused_parameter_we_cannot_leave_out_is_a_final_bad_request(fake: FakeOpenAI) -> None:
+    fake.script(
+        ApiError(
+            400,
+            "Unsupported parameter: 'seed'",
+            "invalid_request_error",
+            "unsupported_parameter",
+            param="seed",
+        )
+    )
+    with pytest.raises(StageError) as raised:
+        collect(make_chat(fake.base_url), seed=3)
+    assert not raised.value.retryable and len(fake.requests) == 1
 
 
 def test_model_override_selects_a_fine_tuned_model(fake: FakeOpenAI) -> None:

@@ -7,6 +7,12 @@ limits (honouring ``Retry-After``), 5xx, timeouts and connection errors with exp
 but only until the first token has been yielded: after that the caller has already passed text
 downstream (to TTS), so a silent re-generation would duplicate or contradict it. A failure after
 the first token ends the stream with a retryable ``StageError``, and the stage restarts the turn.
+
+The reply's length limit goes out as ``max_completion_tokens`` to the official API (every chat
+model there takes it; reasoning models refuse ``max_tokens``) and as ``max_tokens`` to compatible
+servers, which know that name best. A server that answers 400 ``unsupported_parameter`` for the
+name, or ``unsupported_value`` for a temperature other than its default, is asked again at once
+without it; the process remembers, so only its first turn pays the extra request.
 """
 
 import email.utils
@@ -54,6 +60,8 @@ class OpenAIChat:
         self._backoff_base_s = backoff_base_s
         self._client = client
         self._token_counter = TokenCounter(settings.openai_model)
+        self._limit_name = "max_tokens" if settings.openai_base_url else "max_completion_tokens"
+        self._models_without_temperature: set[str] = set()
 
     def _get_client(self) -> openai.OpenAI:
         if self._client is None:
@@ -99,9 +107,12 @@ class OpenAIChat:
                     model=model_id,
                     messages=payload,
                     stream=True,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
+                    temperature=openai.omit if model_id in self._models_without_temperature else temperature,
                     seed=seed if seed is not None else openai.omit,
+                    max_tokens=max_tokens if self._limit_name == "max_tokens" else openai.omit,
+                    max_completion_tokens=(
+                        max_tokens if self._limit_name == "max_completion_tokens" else openai.omit
+                    ),
                 )
                 with stream:
                     for chunk in stream:
@@ -111,6 +122,9 @@ class OpenAIChat:
                                 started = True
                                 yield delta
                 return
+            except openai.BadRequestError as exc:
+                if started or not self._adapted_to(exc, model_id):
+                    raise to_stage_error(exc) from exc
             except openai.OpenAIError as exc:
                 error = to_stage_error(exc)
                 delay = None if started else self._retry_delay(exc, attempt, max_retries)
@@ -119,6 +133,20 @@ class OpenAIChat:
                 log.warning("LLM call failed (%s); retry %d in %.2f s", error.message, attempt + 1, delay)
                 time.sleep(delay)
                 attempt += 1
+
+    def _adapted_to(self, exc: openai.BadRequestError, model_id: str) -> bool:
+        """Whether a 400 named a parameter this server does not take, now left out (ask again)."""
+        if exc.code == "unsupported_parameter" and exc.param == self._limit_name:
+            other = "max_completion_tokens" if self._limit_name == "max_tokens" else "max_tokens"
+            log.warning("the LLM server refuses %s; sending %s", self._limit_name, other)
+            self._limit_name = other
+            return True
+        if exc.code == "unsupported_value" and exc.param == "temperature":
+            if model_id not in self._models_without_temperature:
+                log.warning("model %s takes only its default temperature", model_id)
+                self._models_without_temperature.add(model_id)
+                return True
+        return False
 
     def _retry_delay(self, exc: openai.OpenAIError, attempt: int, max_retries: int) -> float | None:
         """Seconds to wait before the next attempt, or None when this error must not be retried."""
