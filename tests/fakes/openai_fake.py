@@ -7,7 +7,8 @@ Errors use the real body shape ``{"error": {"message", "type", "param", "code"}}
 (401 invalid_api_key, 404 model_not_found, 429 rate_limit_exceeded with ``Retry-After`` or
 insufficient_quota, 500 server_error). Reasoning models (``reasoning_models``: o1, o3, gpt-5 and
 later) refuse ``max_tokens`` (400 ``unsupported_parameter``, use ``max_completion_tokens``) and any
-temperature but 1 (400 ``unsupported_value``), with the real messages. Each request is recorded for assertions, on arrival.
+temperature but 1 (400 ``unsupported_value``), with the real messages. Each request is recorded
+for assertions, on arrival.
 A server that hangs is scripted with ``Hang``: the request is accepted and read, then nothing is
 sent (no status line) for a while, or until the fake stops.
 

@@ -141,11 +141,11 @@ class OpenAIChat:
             log.warning("the LLM server refuses %s; sending %s", self._limit_name, other)
             self._limit_name = other
             return True
-        if exc.code == "unsupported_value" and exc.param == "temperature":
-            if model_id not in self._models_without_temperature:
-                log.warning("model %s takes only its default temperature", model_id)
-                self._models_without_temperature.add(model_id)
-                return True
+        refused_temperature = exc.code == "unsupported_value" and exc.param == "temperature"
+        if refused_temperature and model_id not in self._models_without_temperature:
+            log.warning("model %s takes only its default temperature", model_id)
+            self._models_without_temperature.add(model_id)
+            return True
         return False
 
     def _retry_delay(self, exc: openai.OpenAIError, attempt: int, max_retries: int) -> float | None:
