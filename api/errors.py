@@ -34,6 +34,8 @@ STATUS_FOR_CODE = {
     ErrorCode.forbidden: 403,
     ErrorCode.rate_limited: 429,
     ErrorCode.too_many_jobs: 429,
+    ErrorCode.unknown_expression: 422,
+    ErrorCode.unknown_motion: 422,
     ErrorCode.dependency_unavailable: 503,
 }
 CODE_FOR_STATUS = {
@@ -82,11 +84,29 @@ class ApiError(Exception):
 
 
 def validation_details(errors: Sequence[Any]) -> list[dict[str, object]]:
-    """Where and why, never the input: it may be undecodable bytes or an exception object."""
+    """Where and why, never the input: it may be undecodable bytes or an exception object. An
+    error that lists the valid choices (an unknown expression) keeps that list."""
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+            **({"valid": list(err["ctx"]["valid"])} if "valid" in (err.get("ctx") or {}) else {}),
+        }
         for err in errors
     ]
+
+
+def validation_code(errors: Sequence[Any]) -> ErrorCode:
+    """``validation_error``, or the more precise code every error names as its type (a schema
+    validator may raise one, e.g. ``unknown_expression``)."""
+    types = {str(err.get("type", "")) for err in errors}
+    if len(types) == 1 and (only := types.pop()) in PRECISE_VALIDATION_CODES:
+        return ErrorCode(only)
+    return ErrorCode.validation_error
+
+
+PRECISE_VALIDATION_CODES = frozenset({ErrorCode.unknown_expression.value})
 
 
 def error_response(
@@ -110,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = validation_details(exc.errors())
-        return error_response(422, ErrorCode.validation_error, "the request is not valid", details)
+        return error_response(422, validation_code(exc.errors()), "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -21,6 +21,7 @@ from api.rate_limits import KeyRateLimits
 from api.routes import (
     audio,
     control,
+    direct_control,
     events,
     feedback,
     health,
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Retry-After"],
         )
     install_metrics(app)  # outside the body limit: refused requests are counted too
-    for module in (health, sessions, jobs, events, history, feedback, audio, transcriptions, control, web):
+    routers = (health, sessions, jobs, direct_control, events, history, feedback, audio, transcriptions)
+    for module in (*routers, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     document_id_shapes(app)
     return app

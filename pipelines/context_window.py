@@ -46,7 +46,7 @@ def truncate_middle(text: str, max_tokens: int, count_tokens: TokenCounter) -> s
 
 def fit_to_budget(
     prefix: Sequence[ChatMessage],
-    turns: Sequence[tuple[ChatMessage, ChatMessage]],
+    turns: Sequence[Sequence[ChatMessage]],
     user: ChatMessage,
     *,
     count_tokens: TokenCounter,
@@ -54,7 +54,8 @@ def fit_to_budget(
 ) -> list[ChatMessage]:
     """The fixed prefix (system prompt, examples), as many of the newest whole turns as fit, the user.
 
-    ``turns`` are (user, assistant) pairs, oldest first. A turn is kept whole or not at all, and
+    ``turns`` are (user, assistant) pairs, oldest first (or a lone assistant message: a line the
+    avatar said verbatim, with no question). A turn is kept whole or not at all, and
     only a contiguous run of the newest turns is kept, so the model never sees a gap. If the user
     message alone does not fit next to the prefix it is shortened in the middle.
     """
@@ -64,10 +65,10 @@ def fit_to_budget(
     remaining = token_budget - prefix_cost - message_tokens(user, count_tokens)
 
     kept: list[ChatMessage] = []
-    for question, answer in reversed(turns):
-        cost = message_tokens(question, count_tokens) + message_tokens(answer, count_tokens)
+    for turn in reversed(turns):
+        cost = sum(message_tokens(message, count_tokens) for message in turn)
         if cost > remaining:
             break
-        kept[:0] = [question, answer]
+        kept[:0] = turn
         remaining -= cost
     return [*prefix, *kept, user]

@@ -43,14 +43,17 @@ class EventLog:
         self.session_maxlen = session_maxlen
 
     def append(self, event: JobEvent) -> str:
-        """Write the event to its job's and its session's log in one round trip; the job entry id."""
+        """Write the event to its job's and its session's log (a session-less job has only its own)
+        in one round trip; the job entry id."""
         fields: dict[Any, Any] = {"type": event.type.value, "data": event.model_dump_json(exclude_none=True)}
-        job_key, session_key = job_stream(event.job_id), session_stream(event.session_id)
+        job_key = job_stream(event.job_id)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.xadd(job_key, fields, maxlen=self.job_maxlen, approximate=True)
-            pipe.xadd(session_key, fields, maxlen=self.session_maxlen, approximate=True)
             pipe.expire(job_key, self.ttl_s)
-            pipe.expire(session_key, self.ttl_s)
+            if event.session_id is not None:
+                session_key = session_stream(event.session_id)
+                pipe.xadd(session_key, fields, maxlen=self.session_maxlen, approximate=True)
+                pipe.expire(session_key, self.ttl_s)
             entry_id, *_ = pipe.execute()
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 

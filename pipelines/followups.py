@@ -12,10 +12,13 @@ from typing import Any
 
 from pipelines.jobs import FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK, fail_job, utcnow
 from pipelines.stages.context import StageContext
+from pipelines.verbatim import release_held_lines
 from schemas.errors import ErrorCode
 from schemas.events import EventType
-from schemas.jobs import JobStatus, Stage
+from schemas.jobs import JobKind, JobStatus, Stage
 from schemas.session import ConversationTurn
+
+REMEMBERED_KINDS = frozenset({JobKind.audio, JobKind.text, JobKind.speak})
 
 
 def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
@@ -31,6 +34,10 @@ def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
             ctx.dispatcher.deliver_webhook("job", job["_id"])
     if owed:
         ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pullAll": {"followups": owed}})
+    if job.get("session_id") is not None and job.get("kind") != JobKind.avatar:
+        # A turn that ended before its reply was final (failed, interrupted) no longer holds back
+        # the verbatim lines queued after it (pipelines/verbatim.py).
+        release_held_lines(ctx.storage, ctx.dispatcher, job["session_id"])
 
 
 def fail_and_follow_up(
@@ -52,10 +59,19 @@ def run_batch_followups(ctx: StageContext, batch: dict[str, Any]) -> None:
 
 
 def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:
-    """The turn as the viewer lived it: an interrupted reply is remembered as far as it was heard."""
+    """The turn as the viewer lived it: an interrupted reply is remembered as far as it was heard.
+
+    A verbatim line (kind ``speak``) is remembered as the avatar saying it, with no user text; an
+    avatar command or a session-less animation is not a turn of any conversation.
+    """
+    if job.get("session_id") is None or job.get("kind") not in REMEMBERED_KINDS:
+        return
     reply = job.get("reply") or {}
     interruption = job.get("interruption")
-    user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
+    if job["kind"] == JobKind.speak:
+        user_text = ""  # its input_text is what the avatar said, not what anyone asked
+    else:
+        user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
     ctx.context.append(
         job["session_id"],
         ConversationTurn(
@@ -71,8 +87,10 @@ def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:
 
 def announce_end(ctx: StageContext, job: dict[str, Any]) -> None:
     if job["status"] == JobStatus.completed.value:
-        reply = job.get("reply") or {}
-        ctx.events.emit(EventType.job_completed, job, reply=reply, segments_total=job.get("segments_total"))
+        # An avatar command has no reply: its event carries none.
+        ctx.events.emit(
+            EventType.job_completed, job, reply=job.get("reply"), segments_total=job.get("segments_total")
+        )
     elif job["status"] == JobStatus.interrupted.value:
         ctx.events.emit(EventType.job_interrupted, job, interruption=job["interruption"])
     else:

@@ -67,6 +67,7 @@ def job_out(
         timings=timings,
         error=job.get("error"),
         interruption=job.get("interruption"),
+        command=job.get("command"),
         created_at=job["created_at"],
         updated_at=job["updated_at"],
         version=version,

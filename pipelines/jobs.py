@@ -35,7 +35,7 @@ def new_id() -> str:
 def create_job(
     storage: Storage,
     *,
-    session_id: str,
+    session_id: str | None,
     kind: str,
     persona: str,
     persona_version: str,
@@ -43,11 +43,15 @@ def create_job(
     input_audio_id: str | None = None,
     callback_url: str | None = None,
     owner: str | None = None,
+    extra: dict[str, Any] | None = None,
+    job_id: str | None = None,
 ) -> dict[str, Any]:
-    """``owner``: the id of the API key that submitted it (only that key, or an admin, reads it)."""
+    """``owner``: the id of the API key that submitted it (only that key, or an admin, reads it);
+    ``extra``: fields set at creation by kinds that start further along (pipelines/verbatim.py);
+    ``job_id``: an id chosen beforehand, for work stored before the job (a line's segments)."""
     now = utcnow()
     doc: dict[str, Any] = {
-        "_id": new_id(),
+        "_id": job_id or new_id(),
         "owner": owner,
         "session_id": session_id,
         "kind": kind,
@@ -66,6 +70,7 @@ def create_job(
         "error": None,
         "created_at": now,
         "updated_at": now,
+        **(extra or {}),
     }
     storage.journaled(storage.jobs).insert_one(doc)  # the client is told it was accepted
     return doc

@@ -134,6 +134,8 @@ def build_messages(
             ChatMessage(role="user", content=neutralize_control_tokens(turn.user)),
             ChatMessage(role="assistant", content=_assistant_content(turn)),
         )
+        if turn.user
+        else (ChatMessage(role="assistant", content=_assistant_content(turn)),)  # a verbatim line
         for turn in history
     ]
     return fit_to_budget(

@@ -23,15 +23,16 @@ from pipelines.jobs import ACTIVE, FINISHED, all_segments_done, utcnow
 from pipelines.segments import list_segments
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
+from pipelines.verbatim import ANNOUNCING, release_held_lines
 from schemas.batches import FileStatus
 from schemas.errors import ErrorCode
-from schemas.jobs import Stage
+from schemas.jobs import JobKind, Stage
 
 
 def redispatch_job(ctx: StageContext, job: dict[str, Any]) -> str:
     """Send the job's next stage; returns which (for logs and tests)."""
     job_id = job["_id"]
-    if job["kind"] == "audio" and job.get("transcript") is None:
+    if job["kind"] == JobKind.audio and job.get("transcript") is None:
         ctx.dispatcher.transcribe_utterance(job_id)
         return "stt"
     if not (job.get("reply") or {}).get("done"):
@@ -83,6 +84,8 @@ def sweep_job(ctx: StageContext, job: dict[str, Any], inflight: InFlight, now: d
         return "failed"
     if job["updated_at"] >= idle_cutoff(ctx, now):
         return "idle"  # recently active: nothing to judge yet
+    if job.get("held"):  # a verbatim line waiting for its turn: release it if that came unnoticed
+        return "released" if release_stalled_line(ctx, job) else "held"
     if all_segments_done(job):
         complete_if_done(ctx, job)
         return "completed"
@@ -96,6 +99,15 @@ def sweep_job(ctx: StageContext, job: dict[str, Any], inflight: InFlight, now: d
         {"_id": job_id, "status": {"$in": ACTIVE}}, {"$set": {"updated_at": now}, "$inc": {"recoveries": 1}}
     )
     return "redispatched"
+
+
+def release_stalled_line(ctx: StageContext, job: dict[str, Any]) -> bool:
+    """A line still being announced this long after its submit lost its API process: announced or
+    not, it may go; then release the session's lines whose turn has come. Whether this one went."""
+    ctx.storage.jobs.update_one({"_id": job["_id"], "held": ANNOUNCING}, {"$set": {"held": True}})
+    session_id = job.get("session_id")
+    release_held_lines(ctx.storage, ctx.dispatcher, session_id, only=None if session_id else job["_id"])
+    return not ctx.storage.jobs.count_documents({"_id": job["_id"], "held": True}, limit=1)
 
 
 def give_up(ctx: StageContext, job: dict[str, Any], why: str) -> None:

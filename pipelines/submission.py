@@ -25,16 +25,22 @@ def submit_turn(
         else:
             dispatcher.reply(job["_id"])
     except Exception:
-        failed = fail_job(
-            storage,
-            job["_id"],
-            code=ErrorCode.dependency_unavailable,
-            message="the job queue was unavailable; submit again",
-            stage=None,
-        )
-        if failed is not None:  # its end event and webhook wait in the outbox if Redis is what failed
-            with contextlib.suppress(RedisError):
-                events.emit(EventType.job_failed, failed, error=failed["error"])
-                storage.jobs.update_one({"_id": job["_id"]}, {"$pull": {"followups": FOLLOWUP_EVENT}})
+        fail_unqueued(storage, events, job["_id"])
         raise
     return job
+
+
+def fail_unqueued(storage: Storage, events: EventLog, job_id: str) -> None:
+    """The submit could not queue the job: fail it; its end event and webhook wait in the outbox
+    if Redis is what failed."""
+    failed = fail_job(
+        storage,
+        job_id,
+        code=ErrorCode.dependency_unavailable,
+        message="the job queue was unavailable; submit again",
+        stage=None,
+    )
+    if failed is not None:
+        with contextlib.suppress(RedisError):
+            events.emit(EventType.job_failed, failed, error=failed["error"])
+            storage.jobs.update_one({"_id": job_id}, {"$pull": {"followups": FOLLOWUP_EVENT}})

@@ -11,14 +11,18 @@ kind ``avatar`` and appends it to the session's event log as an ``avatar.command
 - ``look_at``: turn the gaze to a point in metres, avatar space: +x right, +y up, +z forward.
 - ``reset``: back to neutral, stop motions, look ahead.
 
-Unknown fields are refused, so a typo (``"wieght"``) is a 422 rather than a silent default.
+Unknown fields are refused, so a typo (``"wieght"``) is a 422 rather than a silent default. An
+unknown expression is a validation error of type ``unknown_expression`` whose context lists the
+valid ones (the API answers it with that error code).
 """
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic_core import PydanticCustomError
 
 from schemas.emotion import Emotion
+from schemas.errors import ErrorCode
 
 
 class _Command(BaseModel):
@@ -33,6 +37,18 @@ class ExpressionCommand(_Command):
     fade_s: float | None = Field(
         default=None, ge=0.0, le=60.0, description="Blend in/out time; the client's default when absent."
     )
+
+    @field_validator("expression", mode="before")
+    @classmethod
+    def _known_expression(cls, value: object) -> object:
+        valid = [emotion.value for emotion in Emotion]
+        if isinstance(value, str) and value not in valid:
+            raise PydanticCustomError(
+                ErrorCode.unknown_expression.value,
+                "unknown expression '{name}'; valid: {listed}",
+                {"name": value[:64], "listed": ", ".join(valid), "valid": valid},
+            )
+        return value
 
 
 class MotionCommand(_Command):

@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     forbidden = "forbidden"
     rate_limited = "rate_limited"
     too_many_jobs = "too_many_jobs"
+    unknown_expression = "unknown_expression"  # details.valid lists the persona's expressions
+    unknown_motion = "unknown_motion"  # details.valid lists the persona's motions
     # Dependencies (503 at the API).
     dependency_unavailable = "dependency_unavailable"
     # Stage failures recorded on a job.

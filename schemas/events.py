@@ -45,7 +45,7 @@ FINAL_EVENTS = frozenset({EventType.job_completed, EventType.job_failed, EventTy
 class JobEvent(BaseModel):
     type: EventType
     job_id: str
-    session_id: str
+    session_id: str | None = Field(description="None for a session-less animation job (POST /v1/animation).")
     at: datetime = Field(description="When the worker appended the event (UTC).")
     stage: Stage | None = None
     seconds: float | None = Field(default=None, description="stage.finished: the stage's own work.")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from schemas.avatar import AvatarCommand
 from schemas.errors import ErrorCode
 from schemas.transcription import Transcript
 
@@ -20,6 +21,16 @@ class JobStatus(StrEnum):
     completed = "completed"
     failed = "failed"
     interrupted = "interrupted"  # cut off by the viewer (barge-in): see JobOut.interruption
+
+
+class JobKind(StrEnum):
+    """What started the job (``JobOut.kind``)."""
+
+    audio = "audio"  # a viewer's spoken utterance: stt → llm → tts → animation
+    text = "text"  # a viewer's typed utterance: llm → tts → animation
+    speak = "speak"  # a verbatim line said in a session: tts → animation, no llm
+    avatar = "avatar"  # a manual avatar command: completed at once, nothing to run
+    animation = "animation"  # a verbatim line without a session (pre-baked audio and tracks)
 
 
 class Stage(StrEnum):
@@ -75,7 +86,7 @@ class PlaybackPosition(BaseModel):
 class Interruption(BaseModel):
     at: datetime
     by: str = Field(
-        description="'cancel' (POST /v1/jobs/{id}/cancel) or 'utterance' (a new one with interrupt)."
+        description="'cancel' (POST /v1/jobs/{id}/cancel), 'utterance' or 'speak' (a new one with interrupt)."
     )
     heard_text: str = Field(description="What the listener heard of the reply: kept in history and context.")
     heard_segments: int = Field(description="Segments heard, the last one possibly in part.")
@@ -90,8 +101,8 @@ class CancelRequest(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    session_id: str
-    kind: str = Field(description="'audio' or 'text': what the viewer sent.")
+    session_id: str | None = Field(description="None for a session-less animation job.")
+    kind: JobKind
     status: JobStatus
     stage: Stage | None = None
     persona: str
@@ -104,6 +115,7 @@ class JobOut(BaseModel):
     timings: dict[str, StageTiming] = Field(default_factory=dict)
     error: JobError | None = None
     interruption: Interruption | None = None
+    command: AvatarCommand | None = Field(default=None, description="kind 'avatar': the command sent.")
     created_at: datetime
     updated_at: datetime
     version: str | None = Field(
@@ -123,6 +135,33 @@ class TextUtterance(BaseModel):
     interrupt: bool = Field(
         default=False, description="Cut off the session's unfinished turns first (barge-in)."
     )
+
+
+class SpeakRequest(BaseModel):
+    """A line the avatar says as written (no LLM); emotion and motion tags as in a reply."""
+
+    text: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=PRINTABLE_TEXT,
+        examples=["[happy] Thanks for the sub! [wave]"],
+    )
+    interrupt: bool = Field(
+        default=False, description="Cut off the session's unfinished turns first; else it queues after them."
+    )
+    callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
+
+
+class AnimationRequest(BaseModel):
+    """Text to voice and animate without a session (pre-baked lines); tags as in a reply."""
+
+    text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
+    persona: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Whose voice and tag vocabulary; the default persona if omitted.",
+    )
+    callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
 
 
 class JobAccepted(BaseModel):

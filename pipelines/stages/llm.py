@@ -19,6 +19,7 @@ from pipelines.reply_stream import ReplyStreamer, TaggedSegment
 from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
+from pipelines.verbatim import release_held_lines
 from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import Stage
@@ -151,6 +152,8 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     finished = finish_reply(ctx.storage, job_id, attempt, seconds=seconds, reply=reply, total=emitted)
     if finished is None:
         return  # failed meanwhile, or a newer attempt took over: its reply counts, not this one
+    # Every segment of this reply is in the tts queue now: a verbatim line held behind it may follow.
+    release_held_lines(ctx.storage, ctx.dispatcher, job["session_id"])
     ctx.events.emit(
         EventType.stage_finished,
         job,

@@ -22,7 +22,7 @@ from pipelines.job_views import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
 from schemas.events import EventType, JobEvent
-from schemas.jobs import JobOut, JobStatus, Reply, SegmentOut, Stage
+from schemas.jobs import JobKind, JobOut, JobStatus, Reply, SegmentOut, Stage
 from schemas.transcription import Transcript
 from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
@@ -82,7 +82,7 @@ def job_json(tracks: list[AnimationTrack], status: JobStatus) -> str:
     job = JobOut(
         id="job1",
         session_id="session1",
-        kind="text",
+        kind=JobKind.text,
         status=status,
         stage=Stage.tts if status == JobStatus.running else None,
         persona="default",

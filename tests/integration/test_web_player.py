@@ -23,7 +23,7 @@ from api.routes import web
 from pipelines.job_views import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
-from schemas.jobs import JobOut, JobStatus
+from schemas.jobs import JobKind, JobOut, JobStatus
 from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
@@ -57,7 +57,7 @@ def completed_job(tracks: list[AnimationTrack]) -> dict[str, Any]:
     job = JobOut(
         id="job1",
         session_id="session1",
-        kind="text",
+        kind=JobKind.text,
         status=JobStatus.completed,
         persona="default",
         persona_version="1",
