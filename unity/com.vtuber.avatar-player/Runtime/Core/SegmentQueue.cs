@@ -16,16 +16,23 @@ namespace VTuber.Animation
     /// <summary>One segment's audio (<typeparamref name="T"/>, e.g. an AudioClip) and track, and its place on the clock once scheduled.</summary>
     public sealed class QueuedSegment<T>
     {
-        internal readonly MotionTrigger[] Motions;
+        internal MotionTrigger[] Motions;
         internal int NextMotion;
 
         internal QueuedSegment(int index, double durationS, AnimationTrack track, T payload)
         {
             Index = index;
             DurationS = durationS;
-            Track = track;
             Payload = payload;
+            SetTrack(track);
+        }
+
+        // A track that arrives after its audio started: its motions that are already due fire at once (late, not lost).
+        internal void SetTrack(AnimationTrack track)
+        {
+            Track = track;
             Motions = track == null ? new MotionTrigger[0] : SortedMotions(track.Motions);
+            NextMotion = 0;
         }
 
         public int Index { get; private set; }
@@ -182,7 +189,7 @@ namespace VTuber.Animation
             QueuedSegment<T> next;
             if (!_pending.TryGetValue(NextIndex, out next)) return null;
             if (SoundingCount(clock) >= Voices) return null;
-            next.Schedule(Math.Max(_lastEnd, clock + leadS), _scheduledCount % Voices);
+            next.Schedule(Math.Max(_lastEnd, clock + leadS), FreeVoice(clock));
             _pending.Remove(NextIndex);
             _scheduled.Add(next);
             _scheduledCount++;
@@ -243,6 +250,75 @@ namespace VTuber.Animation
                 if (!spent) _scheduled[kept++] = segment;
             }
             _scheduled.RemoveRange(kept, _scheduled.Count - kept);
+        }
+
+        /// <summary>
+        /// Give segment <paramref name="index"/> its track, late: the audio was queued without one (it started before
+        /// the face was ready). False when the segment is not queued (never came, or spent or dropped).
+        /// </summary>
+        public bool SetTrack(int index, AnimationTrack track)
+        {
+            QueuedSegment<T> segment;
+            if (_pending.TryGetValue(index, out segment))
+            {
+                segment.SetTrack(track);
+                return true;
+            }
+            for (int i = 0; i < _scheduled.Count; i++)
+            {
+                if (_scheduled[i].Index != index) continue;
+                _scheduled[i].SetTrack(track);
+                return true;
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// Forget segment <paramref name="index"/> and every later one, scheduled or not (an interrupted turn): the
+        /// scheduled ones are appended to <paramref name="dropped"/> so their voices can be stopped. The next segment
+        /// to schedule is then <paramref name="index"/> (or the one that was next, if earlier); earlier segments play on.
+        /// A known total beyond <paramref name="index"/> is forgotten: the turn is open again.
+        /// </summary>
+        public void DropFrom(int index, List<QueuedSegment<T>> dropped)
+        {
+            var beyond = new List<int>();
+            foreach (int pending in _pending.Keys)
+            {
+                if (pending >= index) beyond.Add(pending);
+            }
+            foreach (int pending in beyond) _pending.Remove(pending);
+            int kept = 0;
+            _lastEnd = double.NegativeInfinity;
+            for (int i = 0; i < _scheduled.Count; i++)
+            {
+                QueuedSegment<T> segment = _scheduled[i];
+                if (segment.Index >= index)
+                {
+                    if (dropped != null) dropped.Add(segment);
+                    continue;
+                }
+                _scheduled[kept++] = segment;
+                _lastEnd = Math.Max(_lastEnd, segment.EndTime);
+            }
+            _scheduled.RemoveRange(kept, _scheduled.Count - kept);
+            if (NextIndex > index) NextIndex = index;
+            if (TotalSegments > index) TotalSegments = -1;
+        }
+
+        // Round robin, skipping a voice that still sounds (after DropFrom the next in turn may be busy).
+        int FreeVoice(double clock)
+        {
+            for (int offset = 0; offset < Voices; offset++)
+            {
+                int voice = (_scheduledCount + offset) % Voices;
+                bool busy = false;
+                for (int i = 0; i < _scheduled.Count; i++)
+                {
+                    if (_scheduled[i].Voice == voice && _scheduled[i].EndTime > clock) busy = true;
+                }
+                if (!busy) return voice;
+            }
+            return _scheduledCount % Voices;
         }
 
         int SoundingCount(double clock)

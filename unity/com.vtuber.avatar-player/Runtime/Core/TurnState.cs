@@ -9,12 +9,16 @@ namespace VTuber.Animation
         // Which reply the download belongs to: audio that arrives after a restart is for a forgotten segment.
         internal readonly int Generation;
 
-        internal SegmentDownload(int generation, int index, string url)
+        internal SegmentDownload(int generation, string jobId, int index, string url)
         {
             Generation = generation;
+            JobId = jobId;
             Index = index;
             Url = url;
         }
+
+        /// <summary>The job (turn) the segment belongs to: a session plays many.</summary>
+        public string JobId { get; private set; }
 
         public int Index { get; private set; }
 
@@ -60,6 +64,9 @@ namespace VTuber.Animation
             public bool Ready;
             public AnimationTrack Track;
             public bool Handed;
+
+            // The player has this segment's track (or knows it has none): no late track to hand out.
+            public bool TrackHanded;
         }
 
         readonly SortedDictionary<int, Slot> _slots = new SortedDictionary<int, Slot>();
@@ -211,7 +218,7 @@ namespace VTuber.Animation
                 Slot slot = pair.Value;
                 if (slot.AudioUrl == null || slot.Requested || slot.HasAudio) continue;
                 slot.Requested = true;
-                download = new SegmentDownload(_generation, pair.Key, slot.AudioUrl);
+                download = new SegmentDownload(_generation, JobId, pair.Key, slot.AudioUrl);
                 return true;
             }
             return false;
@@ -242,12 +249,69 @@ namespace VTuber.Animation
                 Slot slot = pair.Value;
                 if (slot.Handed || !slot.HasAudio || !slot.Ready) continue;
                 slot.Handed = true;
+                slot.TrackHanded = true;
                 playable = new PlayableSegment<T>(pair.Key, slot.Audio, slot.Track);
                 slot.Audio = default(T); // the player owns it now
                 return true;
             }
             playable = default(PlayableSegment<T>);
             return false;
+        }
+
+        /// <summary>
+        /// The next segment whose audio is here, in index order, with its track when that has arrived too (null
+        /// otherwise: <see cref="TryNextLateTrack"/> hands it over later). Each is handed out once. For players
+        /// that start the voice without waiting for the face.
+        /// </summary>
+        public bool TryNextAudible(out PlayableSegment<T> playable)
+        {
+            foreach (KeyValuePair<int, Slot> pair in _slots)
+            {
+                Slot slot = pair.Value;
+                if (slot.Handed || !slot.HasAudio) continue;
+                slot.Handed = true;
+                slot.TrackHanded = slot.Ready;
+                playable = new PlayableSegment<T>(pair.Key, slot.Audio, slot.Ready ? slot.Track : null);
+                slot.Audio = default(T);
+                return true;
+            }
+            playable = default(PlayableSegment<T>);
+            return false;
+        }
+
+        /// <summary>A track that arrived after <see cref="TryNextAudible"/> handed out its segment's audio; each once.</summary>
+        public bool TryNextLateTrack(out int index, out AnimationTrack track)
+        {
+            foreach (KeyValuePair<int, Slot> pair in _slots)
+            {
+                Slot slot = pair.Value;
+                if (!slot.Handed || slot.TrackHanded || !slot.Ready) continue;
+                slot.TrackHanded = true;
+                if (slot.Track == null) continue; // the segment came without a track: nothing to attach
+                index = pair.Key;
+                track = slot.Track;
+                return true;
+            }
+            index = -1;
+            track = null;
+            return false;
+        }
+
+        /// <summary>
+        /// The client gave up on <paramref name="download"/> (it kept failing): it is not offered again. False when its
+        /// segment was forgotten meanwhile (a restarted reply), i.e. the loss does not matter.
+        /// </summary>
+        public bool AudioLost(SegmentDownload download)
+        {
+            Slot slot = SlotOf(download);
+            return slot != null && !slot.HasAudio;
+        }
+
+        /// <summary>Segment <paramref name="index"/>'s audio URL has arrived (it is being, or can be, downloaded).</summary>
+        public bool AudioAnnounced(int index)
+        {
+            Slot slot;
+            return _slots.TryGetValue(index, out slot) && slot.AudioUrl != null;
         }
 
         /// <summary>True once after the reply restarted with segments already handed out: the player must drop them.</summary>

@@ -229,5 +229,56 @@ namespace VTuber.Animation.Tests
             for (int i = 0; i < fired.Count; i++) Assert.AreEqual("m" + i, fired[i].Name);
             Assert.AreEqual(PlaybackState.Finished, queue.Locate(ends[19]).State);
         }
+
+        [Test]
+        public void DropFromStopsThatSegmentAndLaterOnesAndNumberingResumesThere()
+        {
+            var queue = new SegmentQueue<string>(voices: 2);
+            for (int i = 0; i < 4; i++) queue.Add(i, 1.0, null, "s" + i);
+            CollectionAssert.AreEqual(new[] { 0, 1 }, ScheduleAll(queue, 0.0)); // 0: 0.1-1.1 on voice 0, 1: 1.1-2.1 on voice 1
+            var dropped = new List<QueuedSegment<string>>();
+            queue.DropFrom(1, dropped);
+            CollectionAssert.AreEqual(new[] { 1 }, dropped.ConvertAll(s => s.Index), "the scheduled one, for its voice to stop");
+            Assert.AreEqual(1, queue.NextIndex);
+            Assert.AreEqual(0, queue.PendingCount, "2 and 3 are gone too");
+            Assert.IsFalse(queue.Add(0, 1.0, null, "again"), "0 still plays");
+
+            Assert.IsTrue(queue.Add(1, 0.5, null, "new1"));
+            QueuedSegment<string> next = queue.ScheduleNext(0.5, Lead);
+            Assert.AreEqual(1.1, next.StartTime, 1e-12, "straight after segment 0, as before");
+            Assert.AreEqual(1, next.Voice, "voice 0 still plays segment 0");
+        }
+
+        [Test]
+        public void AfterADropTheNextVoiceIsOneThatIsFree()
+        {
+            var queue = new SegmentQueue<string>(voices: 2);
+            queue.Add(0, 1.0, null, "a");
+            queue.Add(1, 1.0, null, "b");
+            ScheduleAll(queue, 0.0);
+            queue.DropFrom(1, null);
+            queue.Add(1, 1.0, null, "c");
+            Assert.AreEqual(1, queue.ScheduleNext(0.2, Lead).Voice);
+            queue.DropFrom(1, null);
+            queue.Add(1, 1.0, null, "d");
+            Assert.AreEqual(1, queue.ScheduleNext(0.3, Lead).Voice, "round robin would pick voice 0, which plays segment 0");
+        }
+
+        [Test]
+        public void ATrackThatComesLateIsSampledAndItsDueMotionsFire()
+        {
+            var queue = new SegmentQueue<string>();
+            queue.Add(0, 2.0, null, "a");
+            queue.ScheduleNext(0.0, Lead);
+            var fired = new List<MotionCue>();
+            Assert.IsNull(queue.Advance(0.5, fired).Segment.Track);
+            Assert.IsTrue(queue.SetTrack(0, Tracks.WithMotions(2.0, "wave", 0.1, "nod", 1.5)));
+            Assert.IsFalse(queue.SetTrack(7, Tracks.Resting(1.0)), "not queued");
+            PlaybackPosition<string> position = queue.Advance(0.6, fired);
+            Assert.IsNotNull(position.Segment.Track);
+            CollectionAssert.AreEqual(new[] { "wave" }, fired.ConvertAll(cue => cue.Name), "late, not lost");
+            queue.Advance(1.7, fired);
+            CollectionAssert.AreEqual(new[] { "wave", "nod" }, fired.ConvertAll(cue => cue.Name));
+        }
     }
 }

@@ -22,6 +22,9 @@ namespace VTuber.Animation.Wire
         /// <summary>The viewer cut the turn off (barge-in): nothing more comes; stop playing.</summary>
         public const string JobInterrupted = "job.interrupted";
 
+        /// <summary>A manual command for the avatar (a job of kind "avatar"): apply it at once. Session channel only.</summary>
+        public const string AvatarCommand = "avatar.command";
+
         /// <summary>The server closes a job's stream after these.</summary>
         public static bool IsFinal(string type)
         {
@@ -78,5 +81,8 @@ namespace VTuber.Animation.Wire
 
         /// <summary>job.failed.</summary>
         [OptionalField] public JobErrorDto error;
+
+        /// <summary>avatar.command: what to do (schemas/avatar.py).</summary>
+        [OptionalField] public AvatarCommandDto command;
     }
 }
