@@ -68,7 +68,7 @@ def job(context: StageContext, job_id: str) -> dict[str, Any]:
 
 
 def events_of(context: StageContext, job_id: str) -> list[JobEvent]:
-    entries = context.events.client.xrange(f"events:job:{job_id}")
+    entries: Any = context.events.client.xrange(f"events:job:{job_id}")
     return [JobEvent.model_validate_json(fields[b"data"]) for _, fields in entries]
 
 

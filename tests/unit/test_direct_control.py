@@ -12,6 +12,7 @@ from pipelines.errors import StageError
 from pipelines.prompting import build_messages
 from pipelines.verbatim import cut_line
 from schemas.avatar import AVATAR_COMMAND, ExpressionCommand, LookAtCommand, MotionCommand, ResetCommand
+from schemas.emotion import Emotion
 from schemas.errors import ErrorCode
 from schemas.events import EventType, JobEvent
 from schemas.persona import Persona
@@ -91,11 +92,10 @@ def test_motions_resolve_to_the_personas_names_and_unknown_ones_list_the_valid()
 
 def test_an_expression_the_persona_does_not_allow_is_unknown_for_it() -> None:
     assert valid_expressions(PERSONA) == ["neutral", "happy", "sad"]
-    assert resolve_command(PERSONA, ExpressionCommand(expression="sad")) == ExpressionCommand(
-        expression="sad"
-    )
+    sad = ExpressionCommand(expression=Emotion.sad)
+    assert resolve_command(PERSONA, sad) == sad
     with pytest.raises(UnknownName) as caught:
-        resolve_command(PERSONA, ExpressionCommand(expression="angry"))
+        resolve_command(PERSONA, ExpressionCommand(expression=Emotion.angry))
     assert caught.value.code == ErrorCode.unknown_expression
     assert caught.value.valid == ["neutral", "happy", "sad"]
 
