@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MONGO_VENV := .venv-mongo
 PYTEST_ARGS ?=
 
-.PHONY: install demo run test lint format typecheck bench schemas up down clean
+.PHONY: install demo run test lint format typecheck bench schemas up down logs compose-env clean
 
 $(VENV)/.installed: pyproject.toml
 	bash tools/install-system.sh
@@ -51,11 +51,33 @@ bench: install
 schemas: $(VENV)/.installed
 	$(PY) -m tools.export_schemas
 
-up:  ## the production-shaped stack with Docker
-	docker compose up -d --build
+# --- Docker compose (docker-compose.yml) --------------------------------------------------------------
+# PROFILES="gpu gpt-sovits llm-server" adds the GPU pools and engines; with llm-server the LLM
+# workers are pointed at it (these variables win over .env). SERVICES narrows `make logs`.
+COMPOSE ?= docker compose
+PROFILES ?=
+SERVICES ?=
+COMPOSE_SECRETS := REDIS_PASSWORD MONGO_ROOT_USERNAME MONGO_ROOT_PASSWORD FLOWER_BASIC_AUTH \
+	VTUBER_WEBHOOK_SECRET GRAFANA_ADMIN_USER GRAFANA_ADMIN_PASSWORD
+LLM_SERVER_ENV := $(if $(filter llm-server,$(PROFILES)),VTUBER_LLM_BACKEND=openai \
+	VTUBER_OPENAI_BASE_URL=http://llm-server:8080/v1 VTUBER_OPENAI_MODEL=local)
+COMPOSE_RUN = $(LLM_SERVER_ENV) $(COMPOSE) $(foreach profile,$(PROFILES),--profile $(profile))
 
-down:
-	docker compose down
+compose-env:  ## .env holds every credential compose needs, none left at its example value
+	@test -f .env || { echo ".env is missing: append .env.compose.example to it and change every value"; exit 1; }
+	@for name in $(COMPOSE_SECRETS); do \
+		grep -q "^$$name=." .env || { echo ".env: $$name is not set (see .env.compose.example)"; exit 1; }; \
+	done
+	@if grep -q "change-me" .env; then echo ".env still holds a change-me example value"; exit 1; fi
+
+up: compose-env  ## the production-shaped stack with Docker
+	$(COMPOSE_RUN) up -d --build --wait
+
+down: compose-env
+	$(COMPOSE_RUN) down --remove-orphans
+
+logs: compose-env  ## follow the stack's logs (SERVICES="api worker-llm" for some)
+	$(COMPOSE_RUN) logs -f --tail=200 $(SERVICES)
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     # --- text to speech ---------------------------------------------------------------------------
     tts_backend: Literal["piper", "gpt_sovits"] = "piper"
     piper_voice: str = "bundled:joe"
+    tts_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where Piper runs: cuda needs onnxruntime-gpu (the GPU TTS image)."
+    )
     gpt_sovits_url: str = "http://127.0.0.1:9880"
     gpt_sovits_timeout_s: float = 60.0
     gpt_sovits_max_retries: int = 2

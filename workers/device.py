@@ -50,5 +50,22 @@ def llama_gpu_layers(requested: str = "auto") -> int:
         return 0
 
 
+def onnxruntime_providers(requested: str = "auto") -> list[str]:
+    """Execution providers for an onnxruntime session (Piper): CUDA first where onnxruntime-gpu
+    offers it (``cuda`` asks for it regardless, and onnxruntime warns when it falls back), the CPU last."""
+    cpu = ["CPUExecutionProvider"]
+    if requested == "cpu":
+        return cpu
+    if requested == "cuda":
+        return ["CUDAExecutionProvider", *cpu]
+    try:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+    except Exception:
+        return cpu
+    return ["CUDAExecutionProvider", *cpu] if "CUDAExecutionProvider" in available else cpu
+
+
 def gpu_available() -> bool:
     return ctranslate2_device() == "cuda"

@@ -8,8 +8,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from pipelines.queues import POOL_KINDS, WORKER_POOLS, WorkerKind
 from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.time_limits import TimeLimits
+from tests.unit.test_images import closure, stage_extras
 
 HEAVY_MODULES = ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp", "piper", "onnxruntime"]
 
@@ -65,6 +67,35 @@ def test_compose_file_is_valid_against_the_compose_spec() -> None:
     assert "stt.live.gpu" in " ".join(gpu["command"]) and "stt.live.cpu" in " ".join(
         services["worker-stt-cpu"]["command"]
     )
+
+
+def test_compose_workers_have_a_healthcheck_their_kind_and_its_image() -> None:
+    services = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
+    workers = {name: service for name, service in services.items() if name.startswith("worker-")}
+    assert {"worker-tts-gpu", "worker-stt-gpu"} <= set(workers)
+    for name, service in workers.items():
+        assert "workers/healthcheck.sh" in " ".join(service["healthcheck"]["test"]), name
+        env = service["environment"]
+        kind = WorkerKind(env["VTUBER_WORKER_KIND"])
+        assert service["build"]["target"] == f"worker-{kind.value}", name
+        assert env["VTUBER_WORKER_HEARTBEAT_FILE"] and env["VTUBER_METRICS_PORT"] == "9100", name
+        command = service["command"]
+        queues = command[command.index("-Q") + 1].split(",")
+        pools = [pool for pool, pool_queues in WORKER_POOLS.items() if queues == list(pool_queues)]
+        assert pools and POOL_KINDS[pools[0]] is kind, name
+        if kind is WorkerKind.llm:
+            assert "torch" not in closure(stage_extras(service["build"]["target"])), name
+    for name in ("worker-stt-gpu", "worker-tts-gpu", "gpt-sovits", "llm-server"):
+        device = services[name]["deploy"]["resources"]["reservations"]["devices"][0]
+        assert device["capabilities"] == ["gpu"] and services[name]["profiles"], name
+    assert services["worker-tts-gpu"]["environment"]["VTUBER_TTS_DEVICE"] == "cuda"
+    assert services["gpt-sovits"]["command"] == (
+        ["python", "api_v2.py", "-a", "0.0.0.0", "-p", "9880", "-c", "GPT_SoVITS/configs/tts_infer.yaml"]
+    )
+    assert "http://gpt-sovits:9880" in services["worker-tts"]["environment"]["VTUBER_GPT_SOVITS_URL"]
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "VTUBER_OPENAI_BASE_URL=http://llm-server:8080/v1" in makefile
+    assert "--port" in services["llm-server"]["command"] and "8080" in services["llm-server"]["command"]
 
 
 def test_grafana_dashboard_is_json_with_panels() -> None:

@@ -25,6 +25,7 @@ from schemas.errors import ErrorCode
 from schemas.persona import Persona
 from workers.animation_phonemes import join_sentences, text_phonemes
 from workers.assets import piper_voice_file
+from workers.device import onnxruntime_providers
 
 __all__ = ["EMOTION_PROSODY", "PiperSynthesizer", "text_phonemes"]  # text_phonemes: engines without timings
 
@@ -108,15 +109,16 @@ class PiperSynthesizer:
             try:
                 path = piper_voice_file(spec)
                 with MODEL_LOAD_SECONDS.labels("tts", self.name).time():
-                    self._voices[spec] = load_voice(path)
+                    self._voices[spec] = load_voice(path, onnxruntime_providers(self._settings.tts_device))
             except Exception as exc:  # missing file, bad config, corrupt model: all a setup problem
                 raise StageError(ErrorCode.tts_failed, f"cannot load Piper voice {spec!r}: {exc}") from exc
         return self._voices[spec]
 
 
-def load_voice(path: Path) -> PiperVoice:
+def load_voice(path: Path, providers: list[str] | None = None) -> PiperVoice:
     """The voice as ``PiperVoice.load(path, include_alignments=True)`` builds it, except that
-    onnxruntime's threads sleep between runs instead of spinning.
+    onnxruntime's threads sleep between runs instead of spinning, on ``providers`` (the CPU unless
+    told otherwise; the GPU TTS image has onnxruntime-gpu).
 
     Spinning threads keep a core busy for a while after every sentence; beside llama.cpp, MongoDB
     and the workers on two cores that took the CPU the next steps of the first audio need.
@@ -134,7 +136,7 @@ def load_voice(path: Path) -> PiperVoice:
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
     session = onnxruntime.InferenceSession(
-        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        model.SerializeToString(), sess_options=options, providers=providers or ["CPUExecutionProvider"]
     )
     return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
