@@ -12,8 +12,9 @@ audio). Another key's object answers 404, exactly as if it did not exist, so ids
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from api.errors import ApiError
 from pipelines.api_keys import ApiKey, verify_key
@@ -47,14 +48,15 @@ class KeyCache:
         return key
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("x-api-key") or request.query_params.get("access_token") or None
 
 
-async def authenticate(request: Request) -> ApiKey:
+async def authenticate(request: HTTPConnection) -> ApiKey:
+    """The caller's key; a request or a WebSocket handshake (which reports failures as close codes)."""
     state = request.app.state.api
     presented = presented_key(request)
     if presented is None:

@@ -27,6 +27,7 @@ from api.routes import (
     health,
     history,
     jobs,
+    session_channel,
     sessions,
     transcriptions,
     web,
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     install_metrics(app)  # outside the body limit: refused requests are counted too
     routers = (health, sessions, jobs, direct_control, events, history, feedback, audio, transcriptions)
-    for module in (*routers, control, web):
+    for module in (*routers, session_channel, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     document_id_shapes(app)
     return app

@@ -11,6 +11,7 @@ from typing import TypeVar
 from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -21,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.pipeline_metrics import install_pipeline_collectors
 from pipelines.queues import Queue
 
 T = TypeVar("T")
@@ -45,13 +47,11 @@ class QueueDepthCollector(Collector):
 
 
 class StreamGauge:
-    """Counts open server-sent event streams; a stream leaves the count when its task ends."""
+    """Counts open event streams (SSE or WebSocket); one leaves the count when its task ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str, documentation: str) -> None:
         self.registry = CollectorRegistry()
-        self.gauge = Gauge(
-            "vtuber_sse_streams_open", "Open server-sent event streams", registry=self.registry
-        )
+        self.gauge = Gauge(name, documentation, registry=self.registry)
 
     async def track(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
         self.gauge.inc()
@@ -66,7 +66,8 @@ class StreamGauge:
         return int(self.gauge._value.get())
 
 
-SSE_STREAMS = StreamGauge()
+SSE_STREAMS = StreamGauge("vtuber_sse_streams_open", "Open server-sent event streams")
+WS_CHANNELS = StreamGauge("vtuber_ws_channels_open", "Open session channel WebSockets")
 
 
 class RequestMetrics:
@@ -111,9 +112,12 @@ def install_metrics(app: FastAPI) -> None:
         registry=registry,
     )
     registry.register(QueueDepthCollector(app))
+    install_pipeline_collectors(app, registry)
     app.add_middleware(RequestMetrics, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        body = generate_latest(registry) + generate_latest(SSE_STREAMS.registry)
+        # REGISTRY: the pipeline metrics this process records (pipelines/metrics.py)
+        registries = (registry, SSE_STREAMS.registry, WS_CHANNELS.registry, REGISTRY)
+        body = b"".join(generate_latest(r) for r in registries)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

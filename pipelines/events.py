@@ -31,6 +31,12 @@ def session_stream(session_id: str) -> str:
     return f"events:session:{session_id}"
 
 
+def open_turns(session_id: str) -> str:
+    """The session's turns between their job.queued and their end: a hash of job ids, so a client
+    that joins mid-turn finds where the turns still playing began without scanning the whole log."""
+    return f"events:session:{session_id}:open"
+
+
 class EventLog:
     """Append-only, for workers and the API's submit path (reading is the API's, see api/event_feed)."""
 
@@ -51,9 +57,16 @@ class EventLog:
             pipe.xadd(job_key, fields, maxlen=self.job_maxlen, approximate=True)
             pipe.expire(job_key, self.ttl_s)
             if event.session_id is not None:
-                session_key = session_stream(event.session_id)
+                session_key, open_key = session_stream(event.session_id), open_turns(event.session_id)
+                # Opened before its job.queued entry and closed after its end entry: whoever reads the
+                # log and the hash together never sees a turn's start without seeing it open.
+                if event.type == EventType.job_queued:
+                    pipe.hset(open_key, event.job_id, "1")
+                    pipe.expire(open_key, self.ttl_s)
                 pipe.xadd(session_key, fields, maxlen=self.session_maxlen, approximate=True)
                 pipe.expire(session_key, self.ttl_s)
+                if event.type in FINAL_EVENTS:
+                    pipe.hdel(open_key, event.job_id)
             entry_id, *_ = pipe.execute()
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 

@@ -1,4 +1,5 @@
-"""Live progress as server-sent events: one stream per job (ends with the job), one per session."""
+"""Live progress as server-sent events: one stream per job (ends with the job), one per session
+(the same feed as the session's WebSocket, api/routes/session_channel.py)."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -10,9 +11,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import CallerKey, owned_or_404
 from api.deps import State
 from api.errors import ApiError
-from api.event_feed import follow, last_entry_id, replay
+from api.event_feed import FeedEvent, follow, replay, session_feed
 from api.metrics import SSE_STREAMS
-from pipelines.events import NO_VERSION, STREAM_ID, job_stream, session_stream
+from pipelines.events import NO_VERSION, STREAM_ID, job_stream
 from pipelines.jobs import FINISHED, get_job, utcnow
 from schemas.errors import ErrorCode
 from schemas.events import EventType, JobEvent
@@ -50,33 +51,36 @@ async def job_events(
     events = follow(
         state.aredis, key, after=after, max_duration_s=state.settings.sse_max_duration_s, stop_at_final=True
     )
-    return EventSourceResponse(SSE_STREAMS.track(events), ping=state.settings.sse_ping_s)
+    return EventSourceResponse(SSE_STREAMS.track(as_sse(events)), ping=state.settings.sse_ping_s)
 
 
 @router.get("/sessions/{session_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def session_events(
     session_id: str, caller: CallerKey, state: State, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
-    """Every event of the session's turns, live, until the connection's maximum duration."""
-    after = resume_point(last_event_id)
+    """Every event of the session's turns, live, until the connection's maximum duration. Without
+    ``Last-Event-ID`` the turns still in progress come first, from their ``job.queued`` on."""
+    after = resume_point(last_event_id) if last_event_id else None
     session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
     owned_or_404(caller, session, f"session {session_id}")
-    key = session_stream(session_id)
-    if after == NO_VERSION:  # a session is long: a fresh client wants what comes next, not the past
-        after = await last_entry_id(state.aredis, key)
-    events = follow(
+    events = session_feed(
         state.aredis,
-        key,
+        session_id,
         after=after,
         max_duration_s=state.settings.sse_max_duration_s,
-        stop_at_final=False,
+        max_turn_age_s=state.settings.job_deadline_s,
     )
-    return EventSourceResponse(SSE_STREAMS.track(events), ping=state.settings.sse_ping_s)
+    return EventSourceResponse(SSE_STREAMS.track(as_sse(events)), ping=state.settings.sse_ping_s)
 
 
-async def _each(events: list[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+async def as_sse(events: AsyncIterator[FeedEvent]) -> AsyncIterator[ServerSentEvent]:
+    async for event in events:
+        yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
+
+
+async def _each(events: list[FeedEvent]) -> AsyncIterator[ServerSentEvent]:
     for event in events:
-        yield event
+        yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
 
 
 async def _expired_log_ending(job: dict[str, Any]) -> AsyncIterator[ServerSentEvent]:
