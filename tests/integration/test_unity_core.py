@@ -21,8 +21,10 @@ import pytest
 from pipelines.job_views import segment_out
 from pipelines.settings import Settings
 from schemas.animation import AnimationTrack
+from schemas.avatar import AvatarCommand, ExpressionCommand, LookAtCommand, MotionCommand, ResetCommand
+from schemas.emotion import Emotion
 from schemas.events import EventType, JobEvent
-from schemas.jobs import JobKind, JobOut, JobStatus, Reply, SegmentOut, Stage
+from schemas.jobs import Interruption, JobKind, JobOut, JobStatus, Reply, SegmentOut, Stage
 from schemas.transcription import Transcript
 from tests.track_samples import contract_tracks, ready_segment_docs, reference_weights
 
@@ -36,6 +38,8 @@ CONTRACT_TESTS = {
     "ACompletedJobFromTheApiPlaysThroughWithEveryMotionOnce",
     "AnEventStreamFromTheBackendPlaysEverySegmentInOrder",
     "PolledJobViewsFromTheApiFoldIntoTheSameTurn",
+    "ASessionChannelFromTheBackendPlaysEveryTurnAndCommandInOrder",
+    "AReconnectWithTheLastIdMissesNothingAndRepeatsNothing",
 }
 
 
@@ -172,6 +176,127 @@ def job_event_stream(tracks: list[AnimationTrack]) -> tuple[bytes, dict[str, Any
     return text.encode(), expected
 
 
+def channel_frame(entry_id: str, event: JobEvent, type_: str | None = None) -> str:
+    """One WS /v1/sessions/{id}/ws text frame: data is the event as stored (null fields left out)."""
+    data = json.loads(event.model_dump_json(exclude_none=True))
+    if type_ is not None:  # an event type added after this client
+        data["type"] = type_
+    return json.dumps({"id": entry_id, "event": type_ or event.type.value, "data": data})
+
+
+def command_line(command: AvatarCommand, default_fade_s: float) -> str:
+    """How Tests/Editor/SessionRecorder.cs logs the command once SessionPlayer has applied it."""
+    if isinstance(command, ExpressionCommand):
+        fade = default_fade_s if command.fade_s is None else command.fade_s
+        shown = f"{command.expression.value} {command.weight:g} for {command.duration_s:g}"
+        return f"expression {shown} fade {fade:g}"
+    if isinstance(command, MotionCommand):
+        return f"motion {command.motion}"
+    if isinstance(command, LookAtCommand):
+        return f"look at {command.x:g} {command.y:g} {command.z:g}"
+    return "reset"
+
+
+def session_channel(tracks: list[AnimationTrack]) -> tuple[str, dict[str, Any]]:
+    """A session's WS frames (one per line) and what an avatar client must make of them.
+
+    Turn A (a chat reply) and turn B (a verbatim line) interleave, A's tracks come after its audio; manual
+    commands come between and during turns; turn C is interrupted after its first segment; turn D follows.
+    Keep-alive pings and an event type this client does not know are mixed in.
+    """
+    settings = Settings()
+    now = datetime.now(UTC)
+    default_fade_s = 0.3  # SessionPlayer.DefaultFadeS
+
+    def event(job: str, type_: EventType, **fields: Any) -> JobEvent:
+        return JobEvent(type=type_, job_id=job, session_id="session1", at=now, **fields)
+
+    def docs(job: str, count: int) -> list[dict[str, Any]]:
+        made = ready_segment_docs(tracks[:count])
+        for doc in made:
+            doc["audio_id"] = f"{job}-audio{doc['index']}"
+        return made
+
+    def segment(job: str, doc: dict[str, Any], type_: EventType, **fields: Any) -> JobEvent:
+        if type_ == EventType.segment_queued:
+            doc = {key: doc[key] for key in ("index", "text", "emotion", "motions")}
+        elif type_ == EventType.segment_audio_ready:
+            doc = {**doc, "animation": None, "ready": False}
+        return event(job, type_, segment=segment_out(settings, doc), **fields)
+
+    def segment_steps(job: str, doc: dict[str, Any], **fields: Any) -> list[JobEvent]:
+        steps = (EventType.segment_queued, EventType.segment_audio_ready, EventType.segment_animation_ready)
+        return [segment(job, doc, step, **fields) for step in steps]
+
+    def command(job: str, avatar_command: AvatarCommand) -> list[JobEvent]:
+        announced = event(job, EventType.avatar_command, command=avatar_command)
+        return [announced, event(job, EventType.job_completed)]
+
+    a, b, c, d = docs("jobA", 2), docs("jobB", 1), docs("jobC", 2), docs("jobD", 1)
+    commands: list[AvatarCommand] = [
+        ExpressionCommand(expression=Emotion.happy, weight=0.8, duration_s=1.5),
+        MotionCommand(motion="wave"),
+        LookAtCommand(x=-0.4, y=1.45, z=1.2),
+        ExpressionCommand(expression=Emotion.sad, weight=0.5, duration_s=3.0, fade_s=0.25),
+        ResetCommand(),
+    ]
+    reply = Reply(text="Sentence 0. Sentence 1.", emotion="happy", motions=["wave", "nod"], done=True)
+    unknown = event("jobA", EventType.stage_started, stage=Stage.llm)  # re-typed: one the client lacks
+    interruption = Interruption(at=now, by="utterance", heard_text="Sentence 0.", heard_segments=1)
+    items: list[JobEvent | None] = [  # None: a keep-alive ping
+        None,
+        event("jobA", EventType.job_queued),
+        event("jobA", EventType.stage_started, stage=Stage.llm, attempt=1),
+        segment("jobA", a[0], EventType.segment_queued, attempt=1),
+        segment("jobA", a[0], EventType.segment_audio_ready, attempt=1),
+        *command("cmd1", commands[0]),
+        event("jobB", EventType.job_queued),
+        segment("jobA", a[1], EventType.segment_queued, attempt=1),
+        segment("jobA", a[1], EventType.segment_audio_ready, attempt=1),
+        *segment_steps("jobB", b[0]),
+        segment("jobA", a[0], EventType.segment_animation_ready, attempt=1),
+        unknown,
+        None,
+        segment("jobA", a[1], EventType.segment_animation_ready, attempt=1),
+        event("jobA", EventType.stage_finished, stage=Stage.llm, seconds=1.2, reply=reply, segments_total=2),
+        event("jobA", EventType.job_completed, reply=reply, segments_total=2),
+        event("jobB", EventType.job_completed, segments_total=1),
+        *command("cmd2", commands[1]),
+        *command("cmd3", commands[2]),
+        event("jobC", EventType.job_queued),
+        event("jobC", EventType.stage_started, stage=Stage.llm, attempt=1),
+        *segment_steps("jobC", c[0], attempt=1),
+        None,
+        segment("jobC", c[1], EventType.segment_queued, attempt=1),
+        segment("jobC", c[1], EventType.segment_audio_ready, attempt=1),
+        *command("cmd4", commands[3]),
+        event("jobC", EventType.job_interrupted, interruption=interruption),
+        *command("cmd5", commands[4]),
+        event("jobD", EventType.job_queued),
+        *segment_steps("jobD", d[0]),
+        event("jobD", EventType.job_completed, segments_total=1),
+    ]
+    lines, ids = [], []
+    for number, item in enumerate(items):
+        if item is None:
+            lines.append('{"event": "ping"}')  # as api/routes/session_channel.py sends it
+            continue
+        ids.append(f"{1764392400000 + number // 4}-{number % 4}")  # Redis stream ids: several per millisecond
+        lines.append(channel_frame(ids[-1], item, "viewer.cheered" if item is unknown else None))
+    reconnect_after = 16  # the connection drops after this many events (mid-turn, before A's last track)
+    outcome = {
+        "frames": len(lines),
+        "events": len(ids),
+        "pings": items.count(None),
+        "last_id": ids[-1],
+        "resume_id": ids[reconnect_after - 1],
+        "heard": [segment_out(settings, doc).audio_url for doc in (*a, *b, d[0])],
+        "interrupted_audio": [segment_out(settings, doc).audio_url for doc in c],
+        "commands": [command_line(item, default_fade_s) for item in commands],
+    }
+    return "\n".join(lines) + "\n", outcome
+
+
 @pytest.fixture(scope="module")
 def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("contract")
@@ -187,6 +312,9 @@ def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "job-events.sse").write_bytes(stream)
     # Not *.expected.json: those name tracks to check.
     (directory / "job-events-outcome.json").write_text(json.dumps(outcome))
+    frames, channel_outcome = session_channel(list(tracks.values()))
+    (directory / "session-channel.jsonl").write_text(frames, encoding="utf-8")
+    (directory / "session-channel-outcome.json").write_text(json.dumps(channel_outcome))
     return directory
 
 

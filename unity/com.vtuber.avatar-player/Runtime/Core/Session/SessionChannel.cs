@@ -35,8 +35,9 @@ namespace VTuber.Animation
     /// </summary>
     public sealed class SessionChannel
     {
-        /// <summary>Close codes of the server (api/routes/, protocol of issue 11).</summary>
+        /// <summary>Close codes of the server (api/routes/session_channel.py): 4000 + the HTTP status of the refusal.</summary>
         public const int CloseBadKey = 4401;
+        public const int CloseForbidden = 4403;
         public const int CloseUnknownSession = 4404;
         public const int CloseBadResumeId = 4400;
 
@@ -143,7 +144,7 @@ namespace VTuber.Animation
 
         /// <summary>
         /// The connection closed with <paramref name="closeCode"/> (1006 when it dropped without a close frame).
-        /// 4401 and 4404 give up (<see cref="Problem"/> says why); 4400 forgets the resume id the server refused and
+        /// 4401, 4403 and 4404 give up (<see cref="Problem"/> says why); 4400 forgets the resume id the server refused and
         /// reconnects fresh (events already received are still dropped as duplicates); anything else reconnects
         /// after <paramref name="delayS"/>, which grows while connections keep failing before their first frame.
         /// </summary>
@@ -154,6 +155,9 @@ namespace VTuber.Animation
             {
                 case CloseBadKey:
                     Problem = "the server refused the API key (close " + closeCode + ")";
+                    return CloseVerdict.GiveUp;
+                case CloseForbidden:
+                    Problem = "the API key may not read this session (close " + closeCode + ")";
                     return CloseVerdict.GiveUp;
                 case CloseUnknownSession:
                     Problem = "no session " + SessionId + " for this key (close " + closeCode + ")";
