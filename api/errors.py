@@ -36,6 +36,7 @@ STATUS_FOR_CODE = {
     ErrorCode.too_many_jobs: 429,
     ErrorCode.unknown_expression: 422,
     ErrorCode.unknown_motion: 422,
+    ErrorCode.language_unsupported: 422,
     ErrorCode.dependency_unavailable: 503,
 }
 CODE_FOR_STATUS = {

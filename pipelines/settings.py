@@ -86,6 +86,20 @@ class Settings(BaseSettings):
         default=3600.0, description="An unfinished live turn older than this fails with stage_timeout."
     )
 
+    # --- logs -------------------------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lines below this level are dropped; user text appears only at debug."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one JSON object per line; console: for reading in a terminal."
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        description="Worker processes serve Prometheus metrics on this port (0: off); the API serves "
+        "them at /metrics.",
+    )
+
     # --- sessions and context -------------------------------------------------------------------
     context_max_turns: int = 12
     context_ttl_s: int = 3600
@@ -121,6 +135,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["bundled:tiny.en", "bundled:base"],
         description="Models a batch request may choose (JSON list).",
     )
+    stt_multilingual_model: str = Field(
+        default="bundled:base",
+        description="Hears live utterances in a language the stt_model cannot (an English-only .en "
+        "model and a Korean or Japanese persona); empty: such sessions take no audio.",
+    )
     stt_device: Literal["auto", "cpu", "cuda"] = "auto"
     stt_compute_type: str = "auto"
     stt_beam_size: int = 1
@@ -146,6 +165,11 @@ class Settings(BaseSettings):
         description="Stop the reply after this many sentences (0 = no limit); live chat stays short.",
     )
     llm_repeat_penalty: float = 1.1
+    llm_reply_guard: bool = Field(
+        default=False,
+        description="Ask the model once more when the first sentence repeats the viewer or talks "
+        "like an assistant (pipelines/reply_guard.py); decided before anything reaches the voice.",
+    )
     llm_first_audio_wait_s: float = Field(
         default=3.0,
         ge=0,
@@ -169,6 +193,10 @@ class Settings(BaseSettings):
     # --- text to speech ---------------------------------------------------------------------------
     tts_backend: Literal["piper", "gpt_sovits"] = "piper"
     piper_voice: str = "bundled:joe"
+    piper_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Languages the Piper voice speaks (JSON list): personas in others need GPT-SoVITS.",
+    )
     tts_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Where Piper runs: cuda needs onnxruntime-gpu (the GPU TTS image)."
     )

@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     audio_too_long = "audio_too_long"
     audio_silent = "audio_silent"
     unknown_persona = "unknown_persona"
+    language_unsupported = "language_unsupported"  # the configured models cannot hear or voice it
     conflict = "conflict"
     unauthorized = "unauthorized"
     callback_not_allowed = "callback_not_allowed"

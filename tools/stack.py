@@ -257,12 +257,13 @@ class Stack:
         self.wait_for_workers()
         return name
 
-    def start_api(self) -> None:
+    def start_api(self, extra_env: dict[str, str] | None = None) -> None:
         self._spawn(
             "api",
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
              "--port", str(self.api_port), "--log-level", "warning",
              "--timeout-graceful-shutdown", "5"],  # an open event stream must not hold a stop
+            extra_env,
         )  # fmt: skip
         wait_until(lambda: httpx.get(f"{self.api_url}/readyz").status_code == 200, timeout=60, what="API")
 

@@ -22,6 +22,9 @@ from pipelines.followups import run_job_followups
 from pipelines.interrupts import interrupt_job, unfinished_jobs
 from pipelines.job_views import load_job_views
 from pipelines.jobs import ACTIVE, get_job
+from pipelines.languages import hearing_refusal
+from pipelines.personas import UnknownPersona, get_persona
+from pipelines.settings import Settings
 from pipelines.submission import submit_turn
 from pipelines.urls import job_url
 from schemas.errors import ErrorCode, ErrorResponse
@@ -60,6 +63,7 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
     content_type = request.headers.get("content-type", "")
     fields: dict[str, Any]
     if content_type.startswith("multipart/form-data"):
+        refuse_unheard_language(state.settings, session["persona"])
         upload = await read_upload(request, field="audio", max_bytes=state.settings.max_upload_bytes)
         callback_url = await checked_callback(upload.form.get("callback_url"), state.settings)
         info = await run_in_threadpool(
@@ -146,6 +150,16 @@ def interrupt_and_follow_up(
     if interrupted is not None:
         run_job_followups(state.followups, interrupted)  # event, context turn and webhook at once
     return interrupted
+
+
+def refuse_unheard_language(settings: Settings, persona_id: str) -> None:
+    """Audio the configured speech models cannot hear in the session's language: 422 up front."""
+    try:
+        persona = get_persona(persona_id)
+    except UnknownPersona as exc:  # its file was removed after the session began
+        raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
+    if refusal := hearing_refusal(settings, persona):
+        raise ApiError(ErrorCode.language_unsupported, refusal)
 
 
 def refuse_beyond_jobs_in_flight(state: ApiState, key: ApiKey) -> None:

@@ -6,6 +6,7 @@ from api.auth import CallerKey, owned_or_404
 from api.deps import SettingsDep, StorageDep
 from api.errors import ApiError
 from pipelines.jobs import new_id, utcnow
+from pipelines.languages import voice_refusal
 from pipelines.personas import UnknownPersona, get_persona
 from pipelines.urls import url
 from schemas.errors import ErrorCode
@@ -33,6 +34,8 @@ def create_session(
         persona = get_persona(persona_id)
     except UnknownPersona as exc:
         raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
+    if refusal := voice_refusal(settings, persona):  # every turn would fail at its voice
+        raise ApiError(ErrorCode.language_unsupported, refusal)
     doc = {
         "_id": new_id(),
         "owner": key.id,

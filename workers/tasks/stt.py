@@ -24,7 +24,9 @@ def transcribe(self: Task, job_id: str) -> None:
     run_stage(
         self,
         record_failure=job_failure_recorder(job_id, Stage.stt),
-        body=lambda: transcribe_utterance(stage_context(), speech_to_text(settings()), job_id),
+        body=lambda: transcribe_utterance(
+            stage_context(), lambda model: speech_to_text(settings(), model), job_id
+        ),
     )
 
 
