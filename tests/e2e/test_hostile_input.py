@@ -366,6 +366,104 @@ def wait_for_batch(api: httpx.Client, batch_id: str, timeout: float = 300) -> di
     raise AssertionError(f"batch {batch_id} did not finish within {timeout} s: {batch}")
 
 
+# --- direct control (admin scope): verbatim lines, avatar commands, session-less animation -------------
+
+
+def build_admin_cases() -> dict[str, Case]:
+    speak, avatar, animation = (
+        "/v1/sessions/{session}/speak",
+        "/v1/sessions/{session}/avatar",
+        "/v1/animation",
+    )
+
+    def body(value: Any) -> Callable[[bytes], dict[str, Any]]:
+        return lambda clip: {"json": value}
+
+    def raw(data: bytes) -> Callable[[bytes], dict[str, Any]]:
+        return lambda clip: {"content": data, "headers": {"content-type": "application/json"}}
+
+    invalid = (422,), ("validation_error",)
+    cases: dict[str, Case] = {}
+    for route, path in (("speak", speak), ("animation", animation)):
+        cases[f"{route}-text-empty"] = Case("POST", path, *invalid, body({"text": ""}))
+        cases[f"{route}-text-200k"] = Case("POST", path, *invalid, body({"text": "a" * 200_000}))
+        cases[f"{route}-text-nul"] = Case("POST", path, *invalid, body({"text": "hi\x00there"}))
+        cases[f"{route}-text-operator"] = Case("POST", path, *invalid, body({"text": {"$gt": ""}}))
+        cases[f"{route}-only-tags"] = Case("POST", path, *invalid, body({"text": "[happy] [wave] [sic]"}))
+        cases[f"{route}-malformed"] = Case(
+            "POST", path, (400, 422), ("validation_error",), raw(b'{"text": "hi"')
+        )
+        cases[f"{route}-callback-metadata"] = Case(
+            "POST", path, (422,), ("callback_not_allowed",), callback("http://169.254.169.254/", batch=False)
+        )
+    cases["speak-interrupt-not-a-bool"] = Case(
+        "POST", speak, *invalid, body({"text": "hi", "interrupt": [1]})
+    )
+    cases["animation-persona-path"] = Case(
+        "POST", animation, (400,), ("unknown_persona",), body({"text": "hi", "persona": "../../etc/passwd"})
+    )
+    commands = {
+        "unknown-action": ({"action": "explode"}, invalid),
+        "no-action": ({"expression": "happy"}, invalid),
+        "null": (None, invalid),
+        "unknown-expression": (
+            {"action": "expression", "expression": "smug"},
+            ((422,), ("unknown_expression",)),
+        ),
+        "expression-operator": ({"action": "expression", "expression": {"$ne": 1}}, invalid),
+        "weight-out-of-range": ({"action": "expression", "expression": "sad", "weight": 2}, invalid),
+        "negative-duration": ({"action": "expression", "expression": "sad", "duration_s": -1}, invalid),
+        "unknown-motion": ({"action": "motion", "motion": "moonwalk"}, ((422,), ("unknown_motion",))),
+        "motion-10k": ({"action": "motion", "motion": "a" * 10_000}, invalid),
+        "look-at-missing-axis": ({"action": "look_at", "x": 1, "y": 2}, invalid),
+        "extra-field": ({"action": "reset", "$where": "sleep(1000)"}, invalid),
+    }
+    for name, (command, (statuses, codes)) in commands.items():
+        cases[f"avatar-{name}"] = Case("POST", avatar, statuses, codes, body(command))
+    cases["avatar-look-at-overflow"] = Case(
+        "POST", avatar, *invalid, raw(b'{"action": "look_at", "x": 1e400, "y": 0, "z": 1}')
+    )
+    cases["avatar-look-at-nan"] = Case(
+        "POST", avatar, *invalid, raw(b'{"action": "look_at", "x": NaN, "y": 0, "z": Infinity}')
+    )
+    cases["avatar-100k-nested"] = Case(
+        "POST", avatar, (400, 422), ("validation_error",), raw(b"[" * 100_000 + b"]" * 100_000)
+    )
+    for route in ("speak", "avatar"):
+        for id_name, bad_id in {
+            "word": "nope",
+            "traversal": "..%2F..%2Fetc",
+            "operator": "%7B%22%24gt%22%7D",
+        }.items():
+            cases[f"id-{route}-{id_name}"] = Case(
+                "POST", f"/v1/sessions/{bad_id}/{route}", (404,), ("not_found",), body({"action": "reset"})
+            )
+    return cases
+
+
+ADMIN_CASES = build_admin_cases()
+
+
+@pytest.fixture(scope="module")
+def admin(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers=stack.api_headers) as client:
+        yield client
+
+
+@pytest.mark.parametrize("name", list(ADMIN_CASES))
+def test_hostile_direct_control_gets_a_4xx_with_its_code(
+    name: str, admin: httpx.Client, api: httpx.Client, session: str, clip: bytes
+) -> None:
+    case = ADMIN_CASES[name]
+    response = send(admin, case.method, case.path.replace("{session}", session), lambda: case.request(clip))
+    assert response.status_code in case.statuses, f"{name}: {response.status_code} {response.text[:300]}"
+    error = response.json()["error"]
+    assert error["code"] in case.codes and error["message"], f"{name}: {error}"
+    assert "Traceback" not in response.text
+    if error["code"] in ("unknown_expression", "unknown_motion"):
+        assert error["details"][0]["valid"], error  # the valid names, for the operator to pick from
+
+
 # --- file names in other scripts, downloaded back in every format --------------------------------------
 
 FILENAMES = {
