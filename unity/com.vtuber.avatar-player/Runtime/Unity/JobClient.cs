@@ -291,6 +291,15 @@ namespace VTuber.AvatarPlayer
 
         IEnumerator DownloadWav(int index, string url, Action<AudioClip> done, Action<string> failed)
         {
+            return DownloadAudio(url, "segment " + index, done, failed);
+        }
+
+        /// <summary>
+        /// GET a segment's audio (<c>audio_url</c>, absolute or relative to <see cref="BaseUrl"/>) as a WAV clip named
+        /// <paramref name="clipName"/>, with this client's key. <paramref name="failed"/> gets the API's error.
+        /// </summary>
+        public IEnumerator DownloadAudio(string url, string clipName, Action<AudioClip> done, Action<string> failed)
+        {
             using (UnityWebRequest request = Authorized(UnityWebRequestMultimedia.GetAudioClip(ResolveUrl(url), AudioType.WAV)))
             {
                 request.timeout = requestTimeoutSeconds;
@@ -303,11 +312,30 @@ namespace VTuber.AvatarPlayer
                 AudioClip clip = DownloadHandlerAudioClip.GetContent(request);
                 if (clip == null || clip.samples == 0)
                 {
-                    failed("segment " + index + ": the audio could not be decoded");
+                    failed(clipName + ": the audio could not be decoded");
                     yield break;
                 }
-                clip.name = "segment " + index;
+                clip.name = clipName;
                 done(clip);
+            }
+        }
+
+        /// <summary>
+        /// POST /v1/jobs/{id}/cancel: interrupt a turn (barge-in). With <paramref name="segment"/> &gt;= 0 the server
+        /// records what the listener heard: that segment, <paramref name="offsetS"/> seconds into its audio
+        /// (<c>SessionAvatar.TryGetPlaybackPosition</c>); otherwise what was delivered counts as heard.
+        /// </summary>
+        public IEnumerator CancelJob(string jobId, int segment, double offsetS, Action done, Action<string> failed)
+        {
+            var body = new CancelRequestDto();
+            if (segment >= 0) body.played = new PlaybackPositionDto { segment = segment, offset_s = Math.Max(0.0, offsetS) };
+            string json = segment >= 0 ? JsonUtility.ToJson(body) : "{}"; // JsonUtility would send an empty "played"
+            string path = "/v1/jobs/" + Uri.EscapeDataString(jobId) + "/cancel";
+            using (UnityWebRequest request = PostJson(ApiUrl(path), json))
+            {
+                yield return request.SendWebRequest();
+                if (request.result != UnityWebRequest.Result.Success) failed(Describe(request));
+                else done();
             }
         }
 

@@ -19,6 +19,9 @@ namespace VTuber.AvatarPlayer
     /// speech has no gaps; every frame the face is sampled at the playing voice's own play head (its
     /// <c>AudioSource.time</c>, sample-accurate) and written to UniVRM in one call. Motion tags fire once, as
     /// Animator triggers of the same name (when the controller has one) and through <see cref="OnMotion"/>.
+    /// A session (<see cref="SessionAvatar"/>) also drops an interrupted turn's segments (<see cref="DropFrom"/>),
+    /// gives a segment its track after its audio started (<see cref="AttachTrack"/>) and lays manual expressions
+    /// over the track's (<see cref="SetExpressionCue"/>).
     /// </summary>
     /// <remarks>
     /// Runs in LateUpdate at the default execution order, before <see cref="Vrm10Instance"/> (order 11000)
@@ -56,9 +59,13 @@ namespace VTuber.AvatarPlayer
         readonly FaceFrame _frame = new FaceFrame();
         readonly List<MotionCue> _fired = new List<MotionCue>();
         readonly HashSet<string> _animatorTriggers = new HashSet<string>();
+        readonly List<QueuedSegment<AudioClip>> _dropped = new List<QueuedSegment<AudioClip>>();
         RuntimeAnimatorController _triggersOf;
         SegmentQueue<AudioClip> _queue;
         bool _driving;
+        ExpressionCue _cue;
+        double _cueStart;
+        ExpressionKey? _customKey; // a cue's expression that is not one of the presets the track drives
 
         /// <summary>After each applied frame: the full face, visemes included, for other rigs or UI.</summary>
         public event Action<FaceFrame> FaceSampled;
@@ -73,6 +80,9 @@ namespace VTuber.AvatarPlayer
 
         /// <summary>Index of the segment playing now, or -1.</summary>
         public int CurrentSegment { get; private set; }
+
+        /// <summary>Seconds into <see cref="CurrentSegment"/>'s audio, as of the last frame.</summary>
+        public double CurrentSegmentTime { get; private set; }
 
         public Vrm10Instance Vrm
         {
@@ -128,6 +138,65 @@ namespace VTuber.AvatarPlayer
             _queue.Complete(0);
         }
 
+        /// <summary>
+        /// The track of segment <paramref name="index"/>, queued earlier without one, arrived: the face follows it from
+        /// now on (motions already due fire at once). False when the segment is gone or the track breaks the contract.
+        /// </summary>
+        public bool AttachTrack(int index, AnimationTrack track)
+        {
+            if (track == null) return false;
+            List<string> problems = TrackValidator.Problems(track);
+            if (problems.Count > 0)
+            {
+                Debug.LogWarning("VrmTrackPlayer: segment " + index + " track ignored: " + string.Join("; ", problems.ToArray()), this);
+                return false;
+            }
+            return _queue.SetTrack(index, track);
+        }
+
+        /// <summary>
+        /// Stop segment <paramref name="index"/> and every later one now and forget them (an interrupted turn); earlier
+        /// segments play on, and the next <see cref="Enqueue"/> is <paramref name="index"/>.
+        /// </summary>
+        public void DropFrom(int index)
+        {
+            _dropped.Clear();
+            _queue.DropFrom(index, _dropped);
+            foreach (QueuedSegment<AudioClip> segment in _dropped)
+            {
+                AudioSource voice = voices[segment.Voice];
+                if (voice.clip == segment.Payload) voice.Stop();
+            }
+        }
+
+        /// <summary>Show a manual expression over whatever plays (see <see cref="ExpressionCue"/>); it replaces one still showing.</summary>
+        public void SetExpressionCue(ExpressionCue cue)
+        {
+            _cue = cue;
+            _cueStart = Time.unscaledTimeAsDouble;
+        }
+
+        public void ClearExpressionCue()
+        {
+            _cue = null;
+        }
+
+        /// <summary>A motion now: the Animator trigger of that name if the controller has one, and <see cref="OnMotion"/>.</summary>
+        public void TriggerMotion(string motion)
+        {
+            if (!string.IsNullOrEmpty(motion)) Fire(motion);
+        }
+
+        /// <summary>Stop gestures: pending triggers are cleared and the Animator goes back to its entry state.</summary>
+        public void ResetMotions()
+        {
+            if (animator == null || animator.runtimeAnimatorController == null) return;
+            if (_triggersOf != animator.runtimeAnimatorController) CacheTriggers();
+            foreach (string trigger in _animatorTriggers) animator.ResetTrigger(trigger);
+            animator.Rebind();
+            animator.Update(0f);
+        }
+
         void Update()
         {
             double now = AudioSettings.dspTime;
@@ -146,16 +215,22 @@ namespace VTuber.AvatarPlayer
             PlaybackPosition<AudioClip> position = _queue.Advance(AudioSettings.dspTime, _fired);
             State = position.State;
             CurrentSegment = position.Segment != null ? position.Segment.Index : -1;
+            double playHead = position.Segment != null ? PlayHead(position) : 0.0;
+            CurrentSegmentTime = playHead;
+            double cueTime = Time.unscaledTimeAsDouble - _cueStart;
+            if (_cue != null && _cue.IsOver(cueTime)) _cue = null;
             // Between turns the face is left alone (after one rest frame), so an idle blinker or another
-            // expression source can drive it.
-            bool drive = position.Segment != null || _driving;
-            _driving = position.Segment != null;
+            // expression source can drive it; a manual expression drives it while it lasts.
+            bool active = position.Segment != null || _cue != null;
+            bool drive = active || _driving;
+            _driving = active;
             if (drive)
             {
                 if (position.Segment != null && position.Segment.Track != null)
-                    TrackSampler.Sample(position.Segment.Track, PlayHead(position), _frame);
+                    TrackSampler.Sample(position.Segment.Track, playHead, _frame);
                 else
                     _frame.Clear();
+                if (_cue != null) _cue.ApplyTo(_frame, cueTime);
                 Apply(_frame);
                 if (FaceSampled != null) FaceSampled(_frame);
             }
@@ -178,7 +253,14 @@ namespace VTuber.AvatarPlayer
             for (int i = 0; i < MouthKeys.Length; i++) _weights[MouthKeys[i]] = frame.Mouth[i];
             for (int i = 0; i < EmotionKeys.Length; i++) _weights[EmotionKeys[i]] = frame.Expressions[i];
             _weights[ExpressionKey.Blink] = frame.Blink;
+            ExpressionKey? custom = null;
+            if (_cue != null && TrackChannels.IndexOf(CurveGroup.Expressions, _cue.Expression) < 0)
+                custom = ExpressionKey.CreateCustom(_cue.Expression);
+            if (_customKey.HasValue && !_customKey.Equals(custom)) _weights[_customKey.Value] = 0f; // its cue ended: once more, at rest
+            if (custom.HasValue) _weights[custom.Value] = (float)(_cue.Weight * _cue.Envelope(Time.unscaledTimeAsDouble - _cueStart));
             vrm.Runtime.Expression.SetWeightsNonAlloc(_weights);
+            if (_customKey.HasValue && !_customKey.Equals(custom)) _weights.Remove(_customKey.Value);
+            _customKey = custom;
         }
 
         void Fire(string motion)

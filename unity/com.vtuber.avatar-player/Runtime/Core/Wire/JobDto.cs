@@ -109,4 +109,19 @@ namespace VTuber.Animation.Wire
     {
         public string persona;
     }
+
+    /// <summary>Where the listener was when the turn was cut off (schemas/jobs.py PlaybackPosition).</summary>
+    [Serializable]
+    public sealed class PlaybackPositionDto
+    {
+        public int segment;
+        public double offset_s;
+    }
+
+    /// <summary><c>POST /v1/jobs/{id}/cancel</c>; without <c>played</c>, what was delivered counts as heard.</summary>
+    [Serializable]
+    public sealed class CancelRequestDto
+    {
+        public PlaybackPositionDto played;
+    }
 }
