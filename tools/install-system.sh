@@ -8,6 +8,10 @@ command -v ffmpeg >/dev/null || needed+=(ffmpeg)
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
 command -v node >/dev/null || needed+=(nodejs)
+# kubectl renders deploy/k8s in the tests (kubectl kustomize); it is on these machines. Debian's
+# kubernetes-client (1.20) is too old for the kustomizations: install a current one from your
+# Kubernetes distribution where it is missing.
+command -v kubectl >/dev/null || echo "warning: kubectl is missing; tests/unit/test_k8s_manifests.py needs it" >&2
 command -v mcs >/dev/null || needed+=(mono-mcs)
 command -v nunit-console >/dev/null || needed+=(nunit-console)
 dpkg -s libnunit-framework2.6.3-cil >/dev/null 2>&1 || needed+=(libnunit-framework2.6.3-cil)
