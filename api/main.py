@@ -18,6 +18,7 @@ from api.known_sessions import KnownSessions
 from api.metrics import install_metrics
 from api.production import refuse_unsafe_production
 from api.rate_limits import KeyRateLimits
+from api.request_logs import RequestLogContext
 from api.routes import (
     audio,
     control,
@@ -37,6 +38,7 @@ from pipelines.celery_app import make_celery
 from pipelines.context_store import ContextStore
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
+from pipelines.logging_setup import configure_logging
 from pipelines.settings import Settings, get_settings
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     config = settings or get_settings()
+    configure_logging(config, process="api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Retry-After"],
         )
     install_metrics(app)  # outside the body limit: refused requests are counted too
+    app.add_middleware(RequestLogContext)  # outermost: every line of a request carries its id
     routers = (health, sessions, jobs, direct_control, events, history, feedback, audio, transcriptions)
     for module in (*routers, session_channel, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pipelines.followups import run_batch_followups
 from pipelines.jobs import FOLLOWUP_WEBHOOK, new_id, utcnow
+from pipelines.metrics import BATCH_FILES, BATCHES_FINISHED
 from pipelines.stages.context import StageContext
 from pipelines.storage import Storage, update_and_read
 from schemas.batches import BatchOptions, BatchStatus, FileStatus
@@ -110,6 +111,7 @@ def finish_file(
     )
     if result.modified_count != 1:
         return
+    BATCH_FILES.labels(status.value).inc()
     counter = "files_failed" if failed else "files_done"
     batch = update_and_read(
         ctx.storage.batches, {"_id": batch_id}, {"$inc": {counter: 1}, "$set": {"updated_at": utcnow()}}
@@ -122,6 +124,7 @@ def finish_file(
             {"$set": {"status": final.value, "completed_at": utcnow(), "followups": [FOLLOWUP_WEBHOOK]}},
         )
         if closed is not None:
+            BATCHES_FINISHED.labels(final.value).inc()
             run_batch_followups(ctx, closed)
 
 

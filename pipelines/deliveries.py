@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from pipelines.jobs import utcnow
+from pipelines.metrics import DEAD_LETTERS
 from pipelines.storage import Storage
 
 COUNTER_TTL_S = 7 * 86400
@@ -42,6 +43,7 @@ def dead_letter(
     reason: str,
 ) -> None:
     """Keep a message that will not be tried again (idempotent: one document per message)."""
+    DEAD_LETTERS.labels(task_name).inc()
     storage.dead_letters.update_one(
         {"_id": f"{task_id}:{retries}"},
         {

@@ -1,10 +1,16 @@
 """Send the next piece of work by task name; the one place that knows each task's arguments."""
 
+import time
+
 from celery import Celery
 
 from pipelines.queues import TaskName, batch_stt_queue, live_stt_queue
 from pipelines.stt_routing import SttRouter
 from pipelines.time_limits import TimeLimit, TimeLimits
+
+# When the message was sent (Unix seconds): the worker measures its queue wait from it
+# (workers/stage_metrics.py). Celery puts no timestamp on a message of its own.
+SENT_AT_HEADER = "vtuber_sent_at"
 
 
 class Dispatcher:
@@ -25,6 +31,7 @@ class Dispatcher:
             ignore_result=True,
             soft_time_limit=limit.soft_s,
             time_limit=limit.hard_s,
+            headers={SENT_AT_HEADER: time.time()},
             **options,
         )
 

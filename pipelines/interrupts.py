@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from pipelines.jobs import ACTIVE, JOB_INTERRUPTED_FOLLOWUPS, utcnow
+from pipelines.metrics import record_turn_end
 from pipelines.segments import list_segments
 from pipelines.storage import Storage, update_and_read
 from schemas.jobs import JobStatus, PlaybackPosition
@@ -59,7 +60,7 @@ def interrupt_job(
     client.set(cancel_flag(job_id), b"1", ex=CANCEL_FLAG_TTL_S)  # first: the LLM stops spending tokens
     text, count = heard(list_segments(storage, job_id, int(job.get("llm_attempt") or 0)), played)
     now = utcnow()
-    return update_and_read(
+    interrupted = update_and_read(
         storage.jobs,
         {"_id": job_id, "status": {"$in": ACTIVE}},
         {
@@ -72,6 +73,9 @@ def interrupt_job(
             }
         },
     )
+    if interrupted is not None:
+        record_turn_end(interrupted)
+    return interrupted
 
 
 def unfinished_jobs(storage: Storage, session_id: str) -> list[dict[str, Any]]:

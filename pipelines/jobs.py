@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.metrics import record_turn_end
 from pipelines.storage import Storage, update_and_read
 from schemas.errors import ErrorCode
 from schemas.jobs import JobStatus, Stage
@@ -119,7 +120,7 @@ def fail_job(
     storage: Storage, job_id: str, *, code: ErrorCode, message: str, stage: Stage | None
 ) -> dict[str, Any] | None:
     """Fail an active job: the failed document, or None when it had already finished (first wins)."""
-    return update_and_read(
+    failed = update_and_read(
         storage.jobs,
         {"_id": job_id, "status": {"$in": ACTIVE}},
         {
@@ -131,6 +132,9 @@ def fail_job(
             }
         },
     )
+    if failed is not None:
+        record_turn_end(failed)
+    return failed
 
 
 def is_active(storage: Storage, job_id: str) -> bool:
@@ -211,7 +215,7 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
     """
     if not all_segments_done(job):
         return None
-    return update_and_read(
+    completed = update_and_read(
         storage.jobs,
         {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
         {
@@ -223,6 +227,9 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
             }
         },
     )
+    if completed is not None:
+        record_turn_end(completed)
+    return completed
 
 
 def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:

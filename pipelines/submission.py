@@ -8,9 +8,12 @@ from redis.exceptions import RedisError
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.jobs import FOLLOWUP_EVENT, create_job, fail_job
+from pipelines.logging_setup import get_logger
 from pipelines.storage import Storage
 from schemas.errors import ErrorCode
 from schemas.events import EventType
+
+log = get_logger(__name__)
 
 
 def submit_turn(
@@ -26,7 +29,9 @@ def submit_turn(
             dispatcher.reply(job["_id"])
     except Exception:
         fail_unqueued(storage, events, job["_id"])
+        log.warning("turn failed at submission", job_id=job["_id"], session_id=job["session_id"])
         raise
+    log.info("turn queued", job_id=job["_id"], session_id=job["session_id"], kind=job["kind"])
     return job
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the stack needs: Redis, ffmpeg (audio decoding), espeak-ng/flite (test voices),
-# Mono + NUnit 2.6 for the Unity player's engine-free core, and Node.js for the web player's tests.
+# Mono + NUnit 2.6 for the Unity player's engine-free core, Node.js for the web player's tests, and
+# Prometheus (promtool checks the alert rules; the dashboards are queried against a real one).
 set -euo pipefail
 needed=()
 command -v redis-server >/dev/null || needed+=(redis-server)
 command -v ffmpeg >/dev/null || needed+=(ffmpeg)
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
+command -v promtool >/dev/null || needed+=(prometheus)
 command -v node >/dev/null || needed+=(nodejs)
 # kubectl renders deploy/k8s in the tests (kubectl kustomize); it is on these machines. Debian's
 # kubernetes-client (1.20) is too old for the kustomizations: install a current one from your

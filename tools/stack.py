@@ -9,6 +9,7 @@ SIGKILLed launcher leaves nothing behind. ``tools/supervisor.py`` restarts parts
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -132,6 +133,7 @@ class Stack:
     commands: dict[str, tuple[list[str], dict[str, str] | None, int]] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)
     started_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of each start
+    metrics_ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # worker -> (pool, port)
     # Held while a part is started or marked stopped, so a supervisor thread and a stop cannot cross.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -237,9 +239,32 @@ class Stack:
              "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
              "-l", "INFO", "--without-mingle", "--without-gossip",
              *(["-B", "-s", str(self.run_dir / "beat-schedule")] if pool == "notify" else [])],
-            {"VTUBER_WORKER_KIND": POOL_KINDS[pool].value, **(extra_env or {})},  # imports its own tasks only
+            {"VTUBER_WORKER_KIND": POOL_KINDS[pool].value,  # imports its own tasks only
+             **self.metrics_env(name, pool), **(extra_env or {})},
         )  # fmt: skip
+        self.write_metrics_targets()
         return name
+
+    def metrics_env(self, name: str, pool: str) -> dict[str, str]:
+        """A free /metrics port and a multiprocess directory of its own for each worker."""
+        port = free_port()
+        self.metrics_ports[name] = (pool, port)
+        return {
+            "VTUBER_METRICS_PORT": str(port),
+            "VTUBER_METRICS_ADDR": "127.0.0.1",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / name),
+        }
+
+    def write_metrics_targets(self) -> Path:
+        """The running workers' /metrics ports as a Prometheus file_sd list (labels: pool, worker)."""
+        targets = [
+            {"targets": [f"127.0.0.1:{port}"], "labels": {"pool": pool, "worker": name}}
+            for name, (pool, port) in sorted(self.metrics_ports.items())
+            if name in self.processes and self.processes[name].poll() is None
+        ]
+        path = self.run_dir / "metrics-targets.json"
+        path.write_text(json.dumps(targets, indent=1))
+        return path
 
     def running_workers(self, pool: str) -> list[str]:
         """Names of the workers of ``pool`` that are running now (restarts carry suffixes)."""

@@ -16,6 +16,7 @@ from pipelines.animation.track import build_animation_track
 from pipelines.audio_types import PhonemeTiming
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_ready, utcnow
+from pipelines.logging_setup import bind
 from pipelines.segments import active_segment, update_known_segment
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
@@ -30,6 +31,7 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
     job, segment = found
+    bind(session_id=job["session_id"])
     announce = not segment.get("ready")
     if announce:
         started_at = utcnow()

@@ -13,6 +13,7 @@ from pipelines.errors import StageError
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import begin_llm_attempt, finish_reply, is_active, is_current_attempt
+from pipelines.logging_setup import bind
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
@@ -61,6 +62,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     if job is None:
         return  # finished, failed, or the reply is already final
     attempt = int(job["llm_attempt"])
+    bind(session_id=job["session_id"], reply_attempt=attempt)
     if attempt > 1:
         drop_older_attempts(ctx.storage, job_id, attempt)
     ctx.events.emit(EventType.stage_started, job, stage=Stage.llm, attempt=attempt)

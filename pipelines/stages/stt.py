@@ -14,6 +14,7 @@ from pipelines.backends import SpeechToText
 from pipelines.errors import StageError
 from pipelines.jobs import begin_stage, finish_stage
 from pipelines.languages import hearing_refusal, live_stt_model
+from pipelines.logging_setup import bind
 from pipelines.personas import get_persona
 from pipelines.stages.context import StageContext
 from schemas.errors import ErrorCode
@@ -26,6 +27,7 @@ def transcribe_utterance(ctx: StageContext, stt_for: Callable[[str], SpeechToTex
     job = begin_stage(ctx.storage, job_id, Stage.stt)
     if job is None:
         return  # unknown or already finished: nothing to do
+    bind(session_id=job["session_id"])
     if job.get("transcript") is None:
         ctx.events.emit(EventType.stage_started, job, stage=Stage.stt)
         started = time.perf_counter()

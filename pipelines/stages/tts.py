@@ -14,6 +14,8 @@ from pipelines.backends import SpeechSynthesizer
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import mark_segment_encoded, utcnow
+from pipelines.logging_setup import bind
+from pipelines.metrics import TIME_TO_FIRST_AUDIO_SECONDS, seconds_since
 from pipelines.personas import get_persona
 from pipelines.segments import (
     active_segment,
@@ -36,6 +38,7 @@ def synthesize_segment(
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
     job, segment = found
+    bind(session_id=job["session_id"])
     speech = None
     if segment.get("audio_id") is None:
         started_at = utcnow()
@@ -78,6 +81,8 @@ def synthesize_segment(
             delete_segment_speech(ctx.storage, job_id, attempt, index)
             return
         segment = updated
+        if index == 0:
+            record_first_audio(job, tts.name)
     if not segment.get("ready"):
         ctx.events.emit(
             EventType.segment_audio_ready, job, attempt=attempt, segment=segment_out(ctx.settings, segment)
@@ -90,6 +95,13 @@ def synthesize_segment(
         complete_if_done(ctx, latest)
     elif get_segment(ctx.storage, job_id, attempt, index) is None:
         delete_segment_speech(ctx.storage, job_id, attempt, index)  # dropped while we encoded
+
+
+def record_first_audio(job: dict[str, Any], backend: str) -> None:
+    """Time to first audio: from the turn's creation until its first segment's audio is stored."""
+    elapsed = seconds_since(job.get("created_at"))
+    if elapsed is not None:
+        TIME_TO_FIRST_AUDIO_SECONDS.labels(str(job.get("kind")), backend).observe(elapsed)
 
 
 def store_browser_copy(

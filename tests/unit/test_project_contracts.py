@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import yaml
@@ -96,11 +95,6 @@ def test_compose_workers_have_a_healthcheck_their_kind_and_its_image() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "VTUBER_OPENAI_BASE_URL=http://llm-server:8080/v1" in makefile
     assert "--port" in services["llm-server"]["command"] and "8080" in services["llm-server"]["command"]
-
-
-def test_grafana_dashboard_is_json_with_panels() -> None:
-    dashboard = json.loads(Path(PROJECT_ROOT / "grafana" / "dashboards" / "vtuber.json").read_text())
-    assert dashboard["panels"] and all(panel["targets"] for panel in dashboard["panels"])
 
 
 def test_batch_files_get_time_in_proportion_to_their_audio() -> None:

@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from pipelines.backends import ChatMessage
 from pipelines.errors import StageError
+from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings
 from schemas.errors import ErrorCode
 from workers.assets import AssetError, llm_model_file
@@ -41,15 +42,15 @@ def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int) -> _LoadedM
         if key not in _models:
             from llama_cpp import Llama
 
-            _models[key] = _LoadedModel(
-                Llama(
+            with MODEL_LOAD_SECONDS.labels("llm", "local").time():
+                llama = Llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
                     n_threads=n_threads,
                     n_gpu_layers=n_gpu_layers,
                     verbose=False,
                 )
-            )
+            _models[key] = _LoadedModel(llama)
         return _models[key]
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.errors import StageError
+from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings
 from schemas.errors import ErrorCode
 from schemas.transcription import Transcript, TranscriptSegment, Word
@@ -39,7 +40,8 @@ def _load_model(path: str, device: str, compute_type: str) -> "WhisperModel":
             try:
                 # num_workers=1: CTranslate2 queues concurrent calls on one replica, which is safe
                 # and keeps memory flat; parallelism comes from worker processes.
-                _loaded[key] = WhisperModel(path, device=device, compute_type=compute_type, num_workers=1)
+                with MODEL_LOAD_SECONDS.labels("stt", "faster_whisper").time():
+                    _loaded[key] = WhisperModel(path, device=device, compute_type=compute_type, num_workers=1)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise StageError(
                     ErrorCode.stt_failed,

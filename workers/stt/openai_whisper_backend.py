@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.errors import StageError
+from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings, get_settings
 from schemas.errors import ErrorCode
 from schemas.transcription import Transcript, TranscriptSegment, Word
@@ -96,7 +97,8 @@ def _load_model(name_or_path: str, device: str, download_root: Path) -> _Loaded:
             import whisper
 
             try:
-                model = whisper.load_model(name_or_path, device=device, download_root=str(download_root))
+                with MODEL_LOAD_SECONDS.labels("stt", "openai_whisper").time():
+                    model = whisper.load_model(name_or_path, device=device, download_root=str(download_root))
             except (RuntimeError, OSError, KeyError, ValueError) as exc:
                 raise StageError(
                     ErrorCode.stt_failed, f"cannot load Whisper model {name_or_path!r}: {exc}"
