@@ -6,8 +6,9 @@
 #   worker-animation  the tts image: the animation stage uses Piper's phonemizer     ('.[tts]')
 #   worker-notify     webhooks and the recovery sweep: the base install only        ('.')
 # Each worker image sets VTUBER_WORKER_KIND, so its process imports only its own task modules.
-# GPU images build the same targets on a CUDA base:
-#   --build-arg BASE_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
+# GPU images build the same targets on a CUDA base (cuDNN 9 for CTranslate2; Ubuntu 24.04 for a
+# Python >= 3.11, which 22.04's 3.10 is not):
+#   --build-arg BASE_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 # and the GPU TTS image swaps onnxruntime for the CUDA build: --build-arg ONNXRUNTIME_PACKAGE=onnxruntime-gpu
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 

@@ -88,6 +88,8 @@ def test_compose_workers_have_a_healthcheck_their_kind_and_its_image() -> None:
         device = services[name]["deploy"]["resources"]["reservations"]["devices"][0]
         assert device["capabilities"] == ["gpu"] and services[name]["profiles"], name
     assert services["worker-tts-gpu"]["environment"]["VTUBER_TTS_DEVICE"] == "cuda"
+    for name in ("worker-stt-gpu", "worker-tts-gpu"):  # apt's python3 there must meet requires-python
+        assert services[name]["build"]["args"]["BASE_IMAGE"].endswith("-ubuntu24.04"), name
     assert services["gpt-sovits"]["command"] == (
         ["python", "api_v2.py", "-a", "0.0.0.0", "-p", "9880", "-c", "GPT_SoVITS/configs/tts_infer.yaml"]
     )
