@@ -47,6 +47,7 @@ bench: install
 	$(PY) bench/bench_pipeline.py
 	$(PY) -m bench.bench_live_latency
 	$(PY) -m bench.bench_load
+	nice -n 10 $(PY) -m bench.bench_persona --merge
 
 schemas: $(VENV)/.installed
 	$(PY) -m tools.export_schemas

@@ -4,6 +4,7 @@ Each segment is stored and sent to tts the moment the segmenter closes it, so th
 speaking while the model is still generating.
 """
 
+import logging
 import time
 import zlib
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pipelines.jobs import begin_llm_attempt, finish_reply, is_active, is_curren
 from pipelines.logging_setup import bind
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
+from pipelines.reply_guard import guard_first_sentence
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
 from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
@@ -24,6 +26,8 @@ from pipelines.verbatim import release_held_lines
 from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import Stage
+
+log = logging.getLogger(__name__)
 
 
 def stable_seed(job_id: str) -> int:
@@ -103,14 +107,25 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
             spoken.append(segment)
             emitted += 1
 
+    def open_stream(retry: int) -> Iterator[str]:
+        return chat.stream_chat(
+            messages,
+            max_tokens=ctx.settings.llm_max_tokens,
+            temperature=ctx.settings.llm_temperature,
+            seed=stable_seed(job_id) + retry,
+            model=persona.llm_model,
+        )
+
     started = time.perf_counter()
-    stream = chat.stream_chat(
-        messages,
-        max_tokens=ctx.settings.llm_max_tokens,
-        temperature=ctx.settings.llm_temperature,
-        seed=stable_seed(job_id),
-        model=persona.llm_model,
-    )
+    if ctx.settings.llm_reply_guard:  # a parroting or help-desk first sentence is asked for again
+        stream = guard_first_sentence(
+            open_stream,
+            ReplyStreamer.for_persona(persona),
+            user_text,
+            on_retry=lambda reason: log.info("llm reply retried", extra={"job_id": job_id, "reason": reason}),
+        )
+    else:
+        stream = open_stream(0)
     limit = ctx.settings.llm_max_segments
     cut_short = False
     try:

@@ -195,3 +195,47 @@ def test_two_overlapping_deliveries_leave_one_attempt(context: StageContext) -> 
     assert job["reply"]["text"] == "Second try! All done." and job["segments_total"] == 2
     stored_attempts = [(s["attempt"], s["index"]) for s in context.storage.segments.find({"job_id": job_id})]
     assert sorted(stored_attempts) == [(2, 0), (2, 1)]  # nothing of attempt 1 came back
+
+
+class SeededChat(ScriptedChat):
+    """A different reply per seed: the first attempt's and the guard's second one."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(first)
+        self.replies = (first, second)
+        self.seeds: list[int] = []
+
+    def stream_chat(self, messages: list[ChatMessage], **kwargs: Any) -> Iterator[str]:
+        self.seeds.append(kwargs["seed"])
+        self.text = self.replies[len(self.seeds) - 1]
+        return super().stream_chat(messages, **kwargs)
+
+
+def test_the_guard_asks_again_when_the_first_sentence_parrots_the_viewer(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_reply_guard": True, "llm_max_segments": 0})
+    job = jobs.create_job(
+        context.storage,
+        session_id="s",
+        kind="text",
+        persona="hana",
+        persona_version="1",
+        input_text="gg, that boss fight was insane",
+    )
+    job_id = str(job["_id"])
+    chat = SeededChat(
+        "[surprised] gg, that boss fight was insane! Fun!",
+        "[happy] [wave] Thank you! My hands are still shaking.",
+    )
+    generate_reply(context, chat, job_id)
+    assert [d["text"] for d in stored(context, job_id)] == ["Thank you!", "My hands are still shaking."]
+    assert len(chat.seeds) == 2 and chat.seeds[1] == chat.seeds[0] + 1
+    assert synthesized(context) == [(job_id, 1, 0), (job_id, 1, 1)]  # nothing of the parrot was voiced
+
+
+def test_without_the_guard_the_first_attempt_is_spoken_as_it_is(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_reply_guard": False, "llm_max_segments": 0})
+    job_id = text_job(context)
+    chat = SeededChat("[happy] hello! How can I assist you today?", "[happy] Unused.")
+    generate_reply(context, chat, job_id)
+    assert [d["text"] for d in stored(context, job_id)] == ["hello!", "How can I assist you today?"]
+    assert len(chat.seeds) == 1

@@ -1,0 +1,139 @@
+"""Catch a reply that breaks character before the viewer hears it: a parrot or a help desk.
+
+Small local models often answer chat by repeating the viewer's line ("gg, that boss fight was
+insane" -> "That boss fight was insane!") or by falling back on assistant phrases ("How can I
+assist you today?"). Both are detected on text alone, cheaply enough to check the first sentence
+of every live reply; the LLM stage then asks the model once more (see :func:`guard_first_sentence`).
+bench/bench_persona.py scores whole replies with the same two detectors.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from difflib import SequenceMatcher
+
+from pipelines.reply_stream import ReplyStreamer
+
+# Han and kana carry a word's meaning in one or two characters and are written without spaces:
+# each is a token of half a word. Everything else (Latin, Hangul, digits) is split into words.
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
+_HALF_WEIGHT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# A reply echoes the viewer when it repeats a contiguous run of the viewer's tokens that is at
+# least ECHO_MIN_RUN words long (two CJK characters count as one word) and covers at least
+# ECHO_MIN_SHARE of the viewer's line. "hi!" -> "hi!" is a greeting, not an echo (too short);
+# "I just got here. What are we playing today?" said back is one.
+ECHO_MIN_RUN = 4.0
+ECHO_MIN_SHARE = 0.5
+
+# Phrases of a help-desk assistant, never of a streamer. Lower case; matched as regular expressions.
+ASSISTANT_PHRASES = (
+    r"how (can|may|could) i (help|assist)",
+    r"(help|assist) you (with anything|today)",
+    r"\bi'?m (just |always )?here to (help|assist)",
+    r"(happy|glad) to (help|assist)",
+    r"can'?t (help|assist) (you )?with (that|this)",
+    r"\bas an? (ai|artificial intelligence|language model|virtual assistant|assistant)\b",
+    r"\bi'?m (just )?an? (ai|language model|virtual assistant|assistant|ai assistant)\b",
+    r"\bi am (just )?an? (ai|language model|virtual assistant|assistant|ai assistant)\b",
+    r"\b(ai|large) language model\b",
+    r"i (do not|don'?t) have (personal )?(opinions|feelings|emotions|preferences|experiences)",
+    r"i (do not|don'?t) have (the ability|a physical|a body)",
+    r"let me know if (you have|there'?s) (any|anything)",
+    r"if you have any (other |more |further )?questions",
+    r"(feel free|don'?t hesitate) to (ask|reach out)",
+    r"is there anything else",
+    r"i hope (this|that) helps",
+    "도와\\s?드릴",  # "may I help you"
+    "어시스턴트",  # "assistant"
+    "인공지능(으로서|이라서|입니다)",  # "as an AI", "I am an AI"
+    "궁금한 (점|것)이 있으(시면|면)",  # "if you have any questions"
+    "お手伝い",  # "help (you)"
+    "アシスタント",  # "assistant"
+    "AIとして",  # "as an AI"
+    "ご質問があれば",  # "if you have questions"
+)
+_ASSISTANT = re.compile("|".join(f"(?:{p})" for p in ASSISTANT_PHRASES), re.IGNORECASE)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words, with each Han or kana character a token of its own."""
+    return _TOKEN.findall(text.lower())
+
+
+def _weight(token: str) -> float:
+    return 0.5 if _HALF_WEIGHT.fullmatch(token) else 1.0
+
+
+def echo_run(viewer: str, reply: str) -> tuple[float, float]:
+    """The longest run of the viewer's tokens repeated in the reply: (its words, its share)."""
+    said, answered = tokens(viewer), tokens(reply)
+    if not said or not answered:
+        return 0.0, 0.0
+    match = SequenceMatcher(None, said, answered, autojunk=False).find_longest_match(
+        0, len(said), 0, len(answered)
+    )
+    run = sum(_weight(t) for t in said[match.a : match.a + match.size])
+    return run, run / sum(_weight(t) for t in said)
+
+
+def echoes(viewer: str, reply: str) -> bool:
+    """True when the reply parrots the viewer (thresholds above)."""
+    run, share = echo_run(viewer, reply)
+    return run >= ECHO_MIN_RUN and share >= ECHO_MIN_SHARE
+
+
+def assistant_phrase(text: str) -> str | None:
+    """The first help-desk phrase in ``text``, or None."""
+    found = _ASSISTANT.search(text)
+    return found.group(0) if found else None
+
+
+def off_character(viewer: str, sentence: str) -> str | None:
+    """Why a spoken sentence breaks character ("echo", "assistant"), or None when it does not."""
+    if echoes(viewer, sentence):
+        return "echo"
+    if assistant_phrase(sentence):
+        return "assistant"
+    return None
+
+
+def guard_first_sentence(
+    open_stream: Callable[[int], Iterator[str]],
+    streamer: ReplyStreamer,
+    viewer: str,
+    on_retry: Callable[[str], None] | None = None,
+) -> Iterator[str]:
+    """The model's deltas, asking once more (``open_stream(1)``) when the first sentence is off.
+
+    Deltas of ``open_stream(0)`` are held until ``streamer`` (a scratch copy of the stage's own)
+    closes the first sentence; nothing is passed on before it, so a retry takes back nothing that
+    was voiced. The first sentence of an echoing reply cannot reach the voice any earlier than this
+    anyway (the stage's segmenter closes it at the same point), so unguarded-looking replies lose
+    no time; a retried one costs the second attempt's first sentence. The second attempt is used
+    whatever it says. ``on_retry`` hears the reason.
+    """
+    first = open_stream(0)
+    held: list[str] = []
+    verdict: str | None = None
+    decided = False
+    try:
+        for delta in first:
+            held.append(delta)
+            ready = streamer.push(delta)
+            if ready:
+                verdict, decided = off_character(viewer, ready[0].text), True
+                break
+        if not decided:
+            finished = streamer.finish()
+            verdict = off_character(viewer, finished[0].text) if finished else None
+        if verdict is None:
+            yield from held
+            yield from first
+            return
+    finally:
+        close = getattr(first, "close", None)
+        if callable(close):
+            close()
+    if on_retry is not None:
+        on_retry(verdict)
+    yield from open_stream(1)
