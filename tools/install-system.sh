@@ -10,6 +10,8 @@ command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
 command -v promtool >/dev/null || needed+=(prometheus)
 command -v node >/dev/null || needed+=(nodejs)
+# Headless Chromium for the page tests (tests/browser.py: Playwright drives it; it cannot download its own).
+command -v chromium >/dev/null || needed+=(chromium)
 # kubectl renders deploy/k8s in the tests (kubectl kustomize); it is on these machines. Debian's
 # kubernetes-client (1.20) is too old for the kustomizations: install a current one from your
 # Kubernetes distribution where it is missing.

@@ -1,4 +1,5 @@
-"""The browser player: one page at /player and its scripts under /static, served as plain files.
+"""The browser pages, served as plain files: the player at /player, the OBS overlay at
+/overlay/{session_id} (the key follows in the URL fragment), and their scripts under /static.
 
 Only the files the page loads are served (no directory listing, no path from the request touches
 the file system), with explicit types: browsers refuse an ES module sent as anything but JavaScript.
@@ -15,13 +16,31 @@ from schemas.errors import ErrorCode
 router = APIRouter(tags=["web"], include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 JAVASCRIPT = "text/javascript; charset=utf-8"
-STATIC_FILES = {"player.js": JAVASCRIPT, "track.mjs": JAVASCRIPT, "turn_feed.mjs": JAVASCRIPT}
+PAGE_SCRIPTS = (
+    "player.js",
+    "overlay.js",
+    "face.mjs",
+    "track.mjs",
+    "turn_feed.mjs",
+    "channel_queue.mjs",
+    "avatar_commands.mjs",
+    "session_channel.mjs",
+)
+STATIC_FILES = dict.fromkeys(PAGE_SCRIPTS, JAVASCRIPT)
+HTML = "text/html; charset=utf-8"
 NO_CACHE = {"Cache-Control": "no-cache"}  # revalidate, so a redeployed page never runs stale scripts
 
 
 @router.get("/player", response_class=FileResponse)
 def player_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_CACHE)
+    return FileResponse(STATIC_DIR / "index.html", media_type=HTML, headers=NO_CACHE)
+
+
+@router.get("/overlay/{session_id}", response_class=FileResponse)
+def overlay_page(session_id: str) -> FileResponse:
+    """The page is the same for every session: it reads the id from its address and the key from
+    the fragment, then follows the session's channel (nothing here checks either)."""
+    return FileResponse(STATIC_DIR / "overlay.html", media_type=HTML, headers=NO_CACHE)
 
 
 @router.get("/static/{name}", response_class=FileResponse)

@@ -1,7 +1,8 @@
 // The web player: send text or hold-to-talk speech, follow the job's event stream (long-poll when
 // the stream fails), play each segment's audio back to back with Web Audio and drive a simple SVG
-// face from its animation track every frame. Consumes the same contract as the Unity player; see
+// face (face.mjs) from its animation track every frame. Consumes the same contract as the Unity player; see
 // track.mjs for the tracks and turn_feed.mjs for what the job's progress asks of the player.
+import { mountFace } from "./face.mjs";
 import { SegmentScheduler, blinkWeight, restFrame, sampleTrack, validateTrack } from "./track.mjs";
 import { EVENT_TYPES, createTurnFeed } from "./turn_feed.mjs";
 
@@ -15,6 +16,7 @@ const MOTION_LABEL_MS = 1600;
 const REST = restFrame();
 
 const $ = (id) => document.getElementById(id);
+const drawFace = mountFace($("face-slot"));
 // Relative to the page, so the player works behind any host or path prefix.
 const resolve = (path) => new URL(path, document.baseURI);
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
@@ -303,41 +305,7 @@ function animate() {
     if (position.segment && position.segment.track) frame = sampleTrack(position.segment.track, position.localTime);
   }
   // Between replies the face rests and blinks every 4 s.
-  draw(frame || { ...REST, blink: blinkWeight([{ t: 3.8, duration_s: 0.15 }], (performance.now() / 1000) % 4) });
-}
-
-function draw({ mouth, expressions: e, blink }) {
-  const mix = (base, toward) => base.map((c, i) => Math.round(c + e.angry * (toward.angry[i] - c) + e.sad * (toward.sad[i] - c)));
-  const skin = mix([255, 224, 196], { angry: [255, 165, 150], sad: [210, 220, 242] });
-  $("head").setAttribute("fill", `rgb(${skin.join(",")})`);
-  for (const side of ["left", "right"]) $(`cheek-${side}`).setAttribute("opacity", 0.7 * e.happy + 0.3 * e.relaxed);
-
-  const open = (1 - blink) * (1 - 0.45 * e.relaxed - 0.3 * e.happy) * (1 + 0.35 * e.surprised);
-  for (const side of ["left", "right"]) {
-    $(`eye-${side}`).setAttribute("ry", Math.max(0.8, 12 * open));
-    $(`eye-${side}`).setAttribute("rx", 9 * (1 + 0.15 * e.surprised));
-  }
-  const raise = 10 * e.surprised + 3 * e.sad - 3 * e.angry;
-  const inner = 9 * e.angry - 8 * e.sad; // inner ends down when angry, up when sad
-  setLine("brow-left", 56, 66 - raise, 82, 66 - raise + inner);
-  setLine("brow-right", 118, 66 - raise + inner, 144, 66 - raise);
-
-  // VRM mouth shapes: aa opens wide, oh/ou round and narrow it, ih/ee spread it with little opening.
-  const opening = Math.min(1.2, mouth.aa + 0.8 * mouth.oh + 0.55 * mouth.ou + 0.35 * mouth.ih + 0.3 * mouth.ee);
-  const half = 22 * (1 + 0.35 * mouth.ee + 0.25 * mouth.ih - 0.4 * mouth.ou - 0.2 * mouth.oh + 0.05 * mouth.aa);
-  const smile = e.happy + 0.5 * e.relaxed - 0.8 * e.sad - 0.5 * e.angry;
-  const corner = 140 - 8 * smile;
-  const middle = 140 + 4 * smile;
-  const lips = 1 + 26 * opening;
-  $("mouth").setAttribute(
-    "d",
-    `M ${100 - half} ${corner} Q 100 ${middle - lips} ${100 + half} ${corner} Q 100 ${middle + lips} ${100 - half} ${corner} Z`,
-  );
-}
-
-function setLine(id, x1, y1, x2, y2) {
-  const line = $(id);
-  for (const [name, value] of Object.entries({ x1, y1, x2, y2 })) line.setAttribute(name, value);
+  drawFace(frame || { ...REST, blink: blinkWeight([{ t: 3.8, duration_s: 0.15 }], (performance.now() / 1000) % 4) });
 }
 
 let motionTimer = null;

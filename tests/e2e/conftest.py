@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -10,6 +10,9 @@ import pytest
 from schemas.api_keys import Scope
 from tests.conftest import TEST_ENV
 from tools.stack import Stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # Short enough that a message held by a SIGKILLed worker comes back within the test, long enough
 # to exceed every task of this suite (test-sized replies take a few seconds).
@@ -71,3 +74,12 @@ def wait_for_stage(api: httpx.Client, job_id: str, stage: str, *, timeout: float
     while api.get(f"/v1/jobs/{job_id}").json()["stage"] != stage:
         assert time.monotonic() < deadline, f"stage {stage} never started"
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Headless Chromium (tests/browser.py), shared by the page tests of the session."""
+    from tests.browser import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium

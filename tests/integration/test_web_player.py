@@ -29,6 +29,8 @@ from tests.track_samples import contract_tracks, ready_segment_docs, reference_w
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 JS_TESTS = STATIC / "track.test.mjs"
 FEED_TESTS = STATIC / "turn_feed.test.mjs"
+OVERLAY_TESTS = STATIC / "overlay.test.mjs"
+PAGES = {"/player": "player.js", "/overlay/" + "0" * 32: "overlay.js"}
 CONTRACT_TESTS = (
     "tracks built by the backend validate with no problem",
     "JS sampling equals the Python reference sampler",
@@ -133,8 +135,17 @@ def test_turn_feed_passes_its_tests() -> None:
 
 
 @needs_node
-def test_player_script_is_a_valid_module() -> None:
-    run_node("--input-type=module", "--check", stdin=(STATIC / "player.js").read_text())
+def test_overlay_core_passes_its_tests() -> None:
+    """The overlay's turn queue, manual commands, face shapes and channel helpers."""
+    output = run_node("--test", "--test-reporter=tap", str(OVERLAY_TESTS))
+    counts = tap_counts(output)
+    assert counts["pass"] >= 16 and counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, output
+
+
+@needs_node
+@pytest.mark.parametrize("script", ["player.js", "overlay.js"])
+def test_page_script_is_a_valid_module(script: str) -> None:
+    run_node("--input-type=module", "--check", stdin=(STATIC / script).read_text())
 
 
 @pytest.fixture
@@ -150,18 +161,45 @@ def test_player_page_loads_its_script_by_a_relative_url(client: TestClient) -> N
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="static/player.js">' in page.text  # relative: works under a prefix
-    for element in ("face", "mouth", "eye-left", "brow-right", "text", "send", "talk", "log", "motion"):
+    for element in ("face-slot", "text", "send", "talk", "log", "motion"):
         assert f'id="{element}"' in page.text, element
+    face = client.get("/static/face.mjs").text
+    for part in ("head", "mouth", "eye-left", "brow-right"):
+        assert f'id="{part}"' in face, part
     script = client.get("/static/player.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
-    assert 'from "./track.mjs"' in script.text
+    assert 'from "./track.mjs"' in script.text and 'from "./face.mjs"' in script.text
     assert not re.search(r"""["'`]/v1/""", script.text), "API paths must be relative to the page"
 
 
-def test_every_module_the_player_imports_is_served_as_javascript(client: TestClient) -> None:
-    imported = re.findall(r'from "\./([\w.]+)"', (STATIC / "player.js").read_text())
-    assert {"track.mjs", "turn_feed.mjs"} <= set(imported)
-    for name in imported:
+def test_overlay_page_is_transparent_and_loads_its_script_from_the_api_root(client: TestClient) -> None:
+    page = client.get("/overlay/" + "0" * 32)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="../static/overlay.js">' in page.text
+    assert "background: transparent" in page.text
+    for element in ("face-slot", "subtitle"):
+        assert f'id="{element}"' in page.text, element
+    for name in ("overlay.js", "session_channel.mjs"):
+        assert not re.search(r"""["'`]/v1/""", (STATIC / name).read_text()), f"{name}: absolute API path"
+
+
+def imported_modules(script: str) -> set[str]:
+    """Every module a page script loads, directly or through the modules it imports."""
+    found: set[str] = set()
+    pending = [script]
+    while pending:
+        for name in re.findall(r'from "\./([\w.]+)"', (STATIC / pending.pop()).read_text()):
+            if name not in found:
+                found.add(name)
+                pending.append(name)
+    return found
+
+
+@pytest.mark.parametrize("script", sorted(PAGES.values()))
+def test_every_module_a_page_imports_is_served_as_javascript(client: TestClient, script: str) -> None:
+    imported = imported_modules(script)
+    assert {"track.mjs", "turn_feed.mjs", "face.mjs"} <= imported
+    for name in imported | {script}:
         module = client.get(f"/static/{name}")
         assert module.status_code == 200, name
         assert module.headers["content-type"].startswith("text/javascript")
@@ -169,7 +207,8 @@ def test_every_module_the_player_imports_is_served_as_javascript(client: TestCli
 
 
 @pytest.mark.parametrize(
-    "name", ["track.test.mjs", "turn_feed.test.mjs", "index.html", "..%2Fweb.py", "missing.js"]
+    "name",
+    ["track.test.mjs", "turn_feed.test.mjs", "overlay.test.mjs", "index.html", "overlay.html", "..%2Fweb.py"],
 )
 def test_only_the_page_scripts_are_served(client: TestClient, name: str) -> None:
     response = client.get(f"/static/{name}")
