@@ -213,6 +213,9 @@ def run(
         console.print(f"Redis      {stack.redis_url}")
         console.print(f"MongoDB    {stack.mongo_url}")
         console.print(f"logs       {shown(stack.run_dir)}/  (restarts: supervisor.log)")
+        console.print(
+            f"metrics    workers: {shown(stack.write_metrics_targets())}  (Prometheus file_sd targets)"
+        )
         console.print("Crashed parts are restarted; Ctrl-C stops everything.")
         supervisor.run_forever()  # from the main thread, which started every child
 

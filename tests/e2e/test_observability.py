@@ -7,6 +7,7 @@ every dashboard must return data. The same turns are followed through the JSON l
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -192,6 +193,7 @@ def test_every_dashboard_panel_has_data_in_prometheus(
         assert time.monotonic() < deadline, f"workers up: {up}; turns finished: {done}"
         time.sleep(1)
 
+    assert not query(prometheus, "vtuber_no_such_metric_total")  # the check below can fail
     queries = panel_queries()
     assert len(queries) >= 30
     empty: list[tuple[str, str, str]] = []
@@ -214,3 +216,12 @@ def test_every_dashboard_panel_has_data_in_prometheus(
     assert float(batch_files[0]["value"][1]) >= 2
     assert query(prometheus, 'vtuber_model_load_seconds_count{kind="llm"} > 0')
     assert not query(prometheus, 'ALERTS{alertname="SttGpuRoutingWithoutGpuWorker"}')
+
+    # Every alert is loaded and healthy, and each vtuber_ metric it reads exists (a renamed metric
+    # would leave an alert that can never fire).
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert len(rules) == 5 and all(rule["health"] == "ok" for rule in rules), rules
+    for rule in rules:
+        for metric in set(re.findall(r"\b(vtuber_[a-z_]+)", rule["query"])):
+            assert query(prometheus, f'count({{__name__="{metric}"}})'), f"{rule['name']} reads {metric}"
