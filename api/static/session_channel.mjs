@@ -1,4 +1,4 @@
-// A browser's side of the session channel (WS /v1/sessions/{id}/ws; see README "Session channel"):
+// A browser's side of the session channel (WS /v1/sessions/{id}/ws; README, "Session channel"):
 // connect with the key, hand each event over once and in order, reconnect after a drop with the
 // last id (`?after=`), give up on a refusal (close codes 4400, 4401, 4404). If a WebSocket never
 // opens (a proxy that does not pass them), the session's SSE stream takes over: the browser's
