@@ -202,6 +202,8 @@ def test_workers_probe_their_heartbeat_export_metrics_and_outlive_their_longest_
         env = env_of(deployment)
         assert env["VTUBER_WORKER_HEARTBEAT_FILE"] and env["VTUBER_METRICS_PORT"] == "9100"
         assert {"name": "metrics", "containerPort": 9100} in spec["ports"]
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == "9100", name
         grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > longest_hard_limit_s(consumed_queues(deployment)), name
 
