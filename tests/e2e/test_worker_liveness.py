@@ -11,6 +11,7 @@ from pathlib import Path
 from pipelines.celery_app import make_celery
 from pipelines.queues import KIND_TASKS, WorkerKind
 from pipelines.settings import PROJECT_ROOT, Settings
+from tests.conftest import TEST_ENV
 from tools.stack import Stack
 
 HEALTHCHECK = PROJECT_ROOT / "workers" / "healthcheck.sh"
@@ -58,3 +59,20 @@ def test_llm_worker_registers_its_tasks_only_and_keeps_its_heartbeat(stack: Stac
     finally:
         client.close()
         stack.stop(name)
+
+
+def test_the_heartbeat_goes_stale_while_the_broker_is_away_and_returns_with_it(tmp_path: Path) -> None:
+    """A consumer that lost Redis stops its steps until it is back: the probe says so (on a Redis
+    of this test's own, so the shared stack never loses its broker)."""
+    heartbeat = tmp_path / "worker-heartbeat"
+    own = Stack(run_dir=tmp_path / "stack", pools=[], env=dict(TEST_ENV))
+    try:
+        own.start_redis()
+        own.start_worker("llm", extra_env={"VTUBER_WORKER_HEARTBEAT_FILE": str(heartbeat)})
+        wait_for(lambda: probe(heartbeat, 10), "the heartbeat file")
+        own.kill("redis")
+        wait_for(lambda: not probe(heartbeat, 10), "the probe to fail while Redis is away")
+        own.start_redis()  # the same port and data
+        wait_for(lambda: probe(heartbeat, 10), "the probe to pass once Redis is back", timeout=180)
+    finally:
+        own.stop_all()
