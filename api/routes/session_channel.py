@@ -68,11 +68,11 @@ async def session_channel(websocket: WebSocket, session_id: str) -> None:
     try:
         after = await admit(websocket, state, session_id)
     except ApiError as refusal:
-        await websocket.close(code=4000 + refusal.status, reason=refusal.message[:120])
+        await _close_quietly(websocket, 4000 + refusal.status, refusal.message[:120])
         return
     except Exception:
         log.exception("session channel: could not admit a client")
-        await websocket.close(code=CLOSE_ON_FAILURE, reason="the server could not open the channel")
+        await _close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not open the channel")
         return
     feed = session_feed(
         state.aredis,
@@ -133,8 +133,9 @@ async def until_disconnected(websocket: WebSocket) -> None:
             return
 
 
-async def _close_quietly(websocket: WebSocket, code: int) -> None:
+async def _close_quietly(websocket: WebSocket, code: int, reason: str | None = None) -> None:
+    """Close, unless the client has already gone (then there is nobody to tell)."""
     try:
-        await websocket.close(code=code)
+        await websocket.close(code=code, reason=reason)
     except Exception as exc:
         log.debug("session channel: close failed: %r", exc)

@@ -143,3 +143,44 @@ def test_an_interrupt_stops_the_overlay_mid_turn(
         assert errors == [], errors
     finally:
         page.close()
+
+
+# A network that lets no WebSocket through (some proxies): every attempt fails before it opens.
+NO_WEBSOCKETS = """
+window.WebSocket = class {
+    constructor() {
+        setTimeout(() => this.onclose && this.onclose({ code: 1006, reason: "" }), 10);
+    }
+    close() {}
+};
+"""
+
+
+def test_without_websockets_the_overlay_follows_the_session_over_sse(
+    api: httpx.Client, session_id: str, stack: Stack, browser: "Browser"
+) -> None:
+    key = str(api.headers["Authorization"]).removeprefix("Bearer ")
+    page = browser.new_page()
+    errors = watch(page).errors
+    try:
+        page.add_init_script(NO_WEBSOCKETS)
+        page.goto(f"{stack.api_url}/overlay/{session_id}#key={key}")
+        wait_in_page(page, "() => document.body.dataset.channel === 'sse'", "no fallback to SSE", 30)
+        page.evaluate(RECORDER)
+        with httpx.Client(base_url=stack.api_url, timeout=30, headers=stack.api_headers) as admin:
+            spoken = admin.post(f"/v1/sessions/{session_id}/speak", json={"text": "Thanks for the follow!"})
+        assert spoken.status_code == 202, spoken.text
+        job = wait_for_job(api, spoken.json()["job_id"])
+        assert job["status"] == "completed", job
+        wait_in_page(
+            page,
+            "(n) => Number(document.body.dataset.played) === n && !document.body.dataset.playing",
+            "the line did not play over SSE",
+            arg=len(job["segments"]),
+        )
+        seen = page.evaluate("() => window.__overlaySeen")
+        assert [s["text"] for s in job["segments"]] == [t for t in seen["subtitles"] if t]
+        assert len(set(seen["mouths"])) >= 3, "the mouth did not move"
+        assert errors == [], errors
+    finally:
+        page.close()
