@@ -49,16 +49,21 @@ namespace VTuber.AvatarPlayer
         void Awake()
         {
             _session = new SessionPlayer<AudioClip>(this, this) { DefaultFadeS = defaultFadeSeconds };
+            if (channel == null || api == null || player == null)
+            {
+                Debug.LogError("SessionAvatar: set Channel, Api and Player", this);
+                enabled = false;
+            }
         }
 
         void OnEnable()
         {
-            channel.EventReceived += OnEvent;
+            if (channel != null) channel.EventReceived += OnEvent;
         }
 
         void OnDisable()
         {
-            channel.EventReceived -= OnEvent;
+            if (channel != null) channel.EventReceived -= OnEvent;
         }
 
         void OnEvent(JobEventDto e)
