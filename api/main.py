@@ -18,7 +18,7 @@ from api.known_sessions import KnownSessions
 from api.metrics import install_metrics
 from api.production import refuse_unsafe_production
 from api.rate_limits import KeyRateLimits
-from api.request_logs import RequestLogContext
+from api.request_logs import RequestLogContext, bind_path_ids
 from api.routes import (
     audio,
     control,
@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Speech or text in; reply text, voice, lip sync and expressions out.",
         lifespan=lifespan,
-        dependencies=[Depends(check_path_ids)],  # ids by shape, before any dependency reads the database
+        # ids by shape, before any dependency reads the database; then bound to the request's log lines
+        dependencies=[Depends(check_path_ids), Depends(bind_path_ids)],
     )
     install_error_handlers(app)
     app.add_middleware(

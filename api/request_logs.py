@@ -11,9 +11,10 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipelines.logging_setup import get_logger
+from pipelines.logging_setup import bind, get_logger
 
 log = get_logger("api.request")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -29,6 +30,13 @@ def request_id_from(scope: Scope) -> str:
             if _ACCEPTABLE_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+async def bind_path_ids(connection: HTTPConnection) -> None:
+    """An app-wide dependency (async: it runs in the request's own context, so what it binds
+    reaches every line the route logs, threadpool included): the ids in the route's path."""
+    params = connection.path_params
+    bind(**{name: params[name] for name in _PATH_IDS if name in params})
 
 
 class RequestLogContext:

@@ -64,6 +64,19 @@ def shared_processors(process: str) -> list[Processor]:
     ]
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is emitted (a test's capture, a replaced
+    stream), not the one it found when it was made."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings, *, process: str) -> None:
     """Idempotent: a forked Celery pool process configures again what its parent configured."""
     level = logging.getLevelName(settings.log_level.upper())
@@ -79,7 +92,7 @@ def configure_logging(settings: Settings, *, process: str) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = StdoutHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
