@@ -69,6 +69,8 @@ def remember_turn(ctx: StageContext, job: dict[str, Any]) -> None:
     reply = job.get("reply") or {}
     interruption = job.get("interruption")
     if job["kind"] == JobKind.speak:
+        if interruption and not interruption["heard_text"]:
+            return  # cut off before a word of it was heard: nothing was said
         user_text = ""  # its input_text is what the avatar said, not what anyone asked
     else:
         user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""

@@ -24,7 +24,7 @@ from schemas.events import EventType, JobEvent
 from schemas.jobs import JobKind
 from tests.integration.test_llm_stage import ScriptedChat
 
-SESSION = "s1"
+SESSION = "s-lines"  # its own: Redis outlives each test's database
 
 
 @pytest.fixture
