@@ -5,6 +5,7 @@ language the speech model cannot hear: a clear 4xx, not a failed turn later); th
 which model hears a session's language. Whisper's English-only checkpoints end in ``.en``.
 """
 
+from pipelines.gpt_sovits_versions import voice_problems
 from pipelines.settings import Settings
 from schemas.persona import Persona
 
@@ -28,8 +29,8 @@ def voice_refusal(settings: Settings, persona: Persona) -> str | None:
             f"persona {persona.id!r} speaks {persona.language!r}, and the Piper voice speaks only "
             f"{', '.join(settings.piper_languages)}: use VTUBER_TTS_BACKEND=gpt_sovits for it"
         )
-    if settings.tts_backend == "gpt_sovits" and persona.voice.gpt_sovits is None:
-        return f"persona {persona.id!r} has no GPT-SoVITS voice settings (voice.gpt_sovits)"
+    if settings.tts_backend == "gpt_sovits":
+        return "; ".join(voice_problems(persona, settings.gpt_sovits_version)) or None
     return None
 
 

@@ -201,8 +201,32 @@ class Settings(BaseSettings):
         default="auto", description="Where Piper runs: cuda needs onnxruntime-gpu (the GPU TTS image)."
     )
     gpt_sovits_url: str = "http://127.0.0.1:9880"
-    gpt_sovits_timeout_s: float = 60.0
+    gpt_sovits_version: Literal["v1", "v2", "v2Pro", "v2ProPlus", "v3", "v4"] = Field(
+        default="v2",
+        description="The server's model version: its languages, and v3/v4 need every prompt_text "
+        "(personas are checked when a TTS worker starts).",
+    )
+    gpt_sovits_timeout_s: float = Field(
+        default=60.0, description="Read timeout of a request: this plus the per-character part."
+    )
+    gpt_sovits_timeout_per_char_s: float = Field(default=0.05, ge=0)
     gpt_sovits_max_retries: int = 2
+    gpt_sovits_slots: int = Field(
+        default=1,
+        ge=0,
+        description="Requests in flight per GPT-SoVITS server, over all workers (a Redis semaphore; "
+        "the server synthesizes one at a time). 0: unbounded.",
+    )
+    gpt_sovits_slot_wait_s: float = Field(
+        default=30.0, description="How long a segment waits for a free slot before it is retried later."
+    )
+    gpt_sovits_streaming_mode: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="api_v2 streaming_mode (0 off, 1 per sentence, 2 token chunks, 3 fixed chunks); "
+        "the segment is still stored whole, so it does not shorten time to first audio here.",
+    )
 
     # --- worker processes -------------------------------------------------------------------------
     worker_kind: WorkerKind | Literal["all"] = Field(

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     tts_bad_request = "tts_bad_request"
     tts_unavailable = "tts_unavailable"
     tts_timeout = "tts_timeout"
+    tts_silent = "tts_silent"  # the engine answered success with silence
     animation_failed = "animation_failed"
     stage_timeout = "stage_timeout"
     worker_crashed = "worker_crashed"

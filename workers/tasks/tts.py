@@ -9,6 +9,11 @@ from workers.backends import speech_synthesizer
 from workers.runtime import app, settings, stage_context
 from workers.tasks.base import job_failure_recorder, run_stage
 
+if settings().tts_backend == "gpt_sovits":  # at worker start-up, not segment by segment
+    from workers.tts.gpt_sovits import refuse_unvoiceable_personas
+
+    refuse_unvoiceable_personas(settings())
+
 
 @app.task(name=TaskName.synthesize_segment, bind=True, max_retries=settings().stage_max_retries)
 def synthesize(self: Task, job_id: str, attempt: int, index: int) -> None:
