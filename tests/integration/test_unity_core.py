@@ -40,6 +40,10 @@ CONTRACT_TESTS = {
     "PolledJobViewsFromTheApiFoldIntoTheSameTurn",
     "ASessionChannelFromTheBackendPlaysEveryTurnAndCommandInOrder",
     "AReconnectWithTheLastIdMissesNothingAndRepeatsNothing",
+    # The same fixtures read the way Unity's JsonUtility reads them (nested objects never null).
+    "AnEventStreamParsedTheJsonUtilityWayPlaysTheSame",
+    "PolledJobViewsParsedTheJsonUtilityWayFoldTheSame",
+    "ASessionChannelParsedTheJsonUtilityWayPlaysTheSame",
 }
 
 

@@ -46,7 +46,9 @@ namespace VTuber.AvatarPlayer.Samples
                 (index, clip, track) => player.Enqueue(index, clip, track),
                 (job, playable) =>
                 {
-                    if (job.error != null) Debug.LogWarning("The reply failed: " + job.error.message);
+                    // By status: JsonUtility fills job.error even when the reply succeeded.
+                    string reason;
+                    if (job.TryGetFailure(out reason)) Debug.LogWarning("The reply failed: " + reason);
                     player.EndTurn(playable);
                 },
                 error =>

@@ -67,6 +67,18 @@ namespace VTuber.Animation.Tests
         [Test]
         public void AnEventStreamFromTheBackendPlaysEverySegmentInOrder()
         {
+            PlaysEverySegmentInOrder(ContractFixtures.Parse<JobEventDto>);
+        }
+
+        /// <summary>The same stream as JsonUtility reads it: absent segment, error, reply, transcript filled in.</summary>
+        [Test]
+        public void AnEventStreamParsedTheJsonUtilityWayPlaysTheSame()
+        {
+            PlaysEverySegmentInOrder(UnityJson.Parse<JobEventDto>);
+        }
+
+        static void PlaysEverySegmentInOrder(Func<string, JobEventDto> parse)
+        {
             byte[] stream = File.ReadAllBytes(ContractFixtures.Path("job-events.sse"));
             var expected = ContractFixtures.Parse<ExpectedStream>(File.ReadAllText(ContractFixtures.Path("job-events-outcome.json")));
 
@@ -92,7 +104,7 @@ namespace VTuber.Animation.Tests
             var inFlight = new List<SegmentDownload>();
             foreach (SseMessage message in messages)
             {
-                JobEventDto e = ContractFixtures.Parse<JobEventDto>(message.Data);
+                JobEventDto e = parse(message.Data);
                 Assert.AreEqual(message.Event, e.type, message.Id);
                 bool changed = turn.Apply(e);
                 if (e.type.StartsWith("segment.")) Assert.IsTrue(changed, message.Id + " " + e.type + " changed nothing");
@@ -121,6 +133,8 @@ namespace VTuber.Animation.Tests
 
             JobDto summary = turn.Summary();
             Assert.AreEqual(JobDto.Completed, summary.status);
+            string reason;
+            Assert.IsFalse(summary.TryGetFailure(out reason), reason);
             CollectionAssert.AreEqual(expected.texts, Array.ConvertAll(summary.segments, s => s.text), "UTF-8 text intact");
 
             queue.Complete(turn.PlayableCount);
@@ -132,8 +146,22 @@ namespace VTuber.Animation.Tests
         [Test]
         public void PolledJobViewsFromTheApiFoldIntoTheSameTurn()
         {
-            JobDto running = ContractFixtures.Parse<JobDto>(File.ReadAllText(ContractFixtures.Path("job-running.json")));
-            JobDto completed = ContractFixtures.Parse<JobDto>(File.ReadAllText(ContractFixtures.Path("job-completed.json")));
+            FoldPolledViews(ContractFixtures.Parse<JobDto>);
+        }
+
+        /// <summary>The views as JsonUtility reads them: the completed job's null error is an empty object, not a failure.</summary>
+        [Test]
+        public void PolledJobViewsParsedTheJsonUtilityWayFoldTheSame()
+        {
+            FoldPolledViews(UnityJson.Parse<JobDto>);
+        }
+
+        static void FoldPolledViews(Func<string, JobDto> parse)
+        {
+            JobDto running = parse(File.ReadAllText(ContractFixtures.Path("job-running.json")));
+            JobDto completed = parse(File.ReadAllText(ContractFixtures.Path("job-completed.json")));
+            string reason;
+            Assert.IsFalse(completed.TryGetFailure(out reason), reason);
 
             var turn = new TurnState<string>(completed.id);
             var queue = new SegmentQueue<string>();
@@ -156,6 +184,7 @@ namespace VTuber.Animation.Tests
             Assert.IsTrue(turn.IsComplete);
             queue.Complete(turn.PlayableCount);
             CollectionAssert.AreEqual(urls, PlayThrough(queue, new List<MotionCue>()));
+            Assert.IsFalse(turn.Summary().TryGetFailure(out reason), reason);
         }
     }
 }

@@ -37,10 +37,11 @@ namespace VTuber.Animation.Tests
             public readonly Dictionary<FrameKind, int> Kinds = new Dictionary<FrameKind, int>();
             public int Events;
 
-            public Run()
+            /// <param name="decode">The strict parser, or JsonUtility's way (<see cref="UnityJson"/>), as the Unity client parses.</param>
+            public Run(Func<string, SessionFrameDto> decode = null)
             {
                 Player = new SessionPlayer<string>(Out, Out);
-                Channel = new SessionChannel("http://localhost:8000", "session1", "vt_test", ContractFixtures.Parse<SessionFrameDto>,
+                Channel = new SessionChannel("http://localhost:8000", "session1", "vt_test", decode ?? ContractFixtures.Parse<SessionFrameDto>,
                     new ReconnectBackoff(0.5, 30.0, 0.0));
                 foreach (FrameKind kind in Enum.GetValues(typeof(FrameKind))) Kinds[kind] = 0;
             }
@@ -100,11 +101,23 @@ namespace VTuber.Animation.Tests
         [Test]
         public void ASessionChannelFromTheBackendPlaysEveryTurnAndCommandInOrder()
         {
+            PlaysEveryTurnAndCommandInOrder(ContractFixtures.Parse<SessionFrameDto>);
+        }
+
+        /// <summary>The same frames as JsonUtility reads them: every absent nested object (data, command, segment, animation) filled in.</summary>
+        [Test]
+        public void ASessionChannelParsedTheJsonUtilityWayPlaysTheSame()
+        {
+            PlaysEveryTurnAndCommandInOrder(UnityJson.Parse<SessionFrameDto>);
+        }
+
+        static void PlaysEveryTurnAndCommandInOrder(Func<string, SessionFrameDto> decode)
+        {
             string[] frames = Frames();
             ExpectedChannel expected = Expected();
             Assert.AreEqual(expected.frames, frames.Length);
 
-            var run = new Run();
+            var run = new Run(decode);
             foreach (string line in frames) run.Receive(line);
 
             Assert.AreEqual(expected.events, run.Kinds[FrameKind.Event]);

@@ -124,7 +124,8 @@ namespace VTuber.Animation
                 frame = parsed;
                 return FrameKind.Ping;
             }
-            if (parsed.data == null)
+            // JsonUtility fills a missing data object instead of leaving it null: an event without a type is no event.
+            if (parsed.data == null || string.IsNullOrEmpty(parsed.data.type))
             {
                 MalformedCount++;
                 return FrameKind.Malformed;

@@ -62,6 +62,20 @@ namespace VTuber.Animation.Wire
         {
             get { return status == Completed || status == Failed || status == Interrupted; }
         }
+
+        /// <summary>
+        /// Whether the job failed, and why. Read the status, never <c>error != null</c>: JsonUtility fills a nested
+        /// object the JSON leaves out or sends as null, so every parsed job has an <see cref="error"/>.
+        /// </summary>
+        public bool TryGetFailure(out string reason)
+        {
+            reason = null;
+            if (status != Failed) return false;
+            bool told = error != null && !string.IsNullOrEmpty(error.message);
+            bool coded = error != null && !string.IsNullOrEmpty(error.code);
+            reason = told ? error.message : coded ? error.code : "no reason given";
+            return true;
+        }
     }
 
     /// <summary><c>POST /v1/sessions/{id}/utterances</c> → 202.</summary>
