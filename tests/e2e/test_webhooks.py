@@ -108,6 +108,26 @@ def test_completed_job_calls_back_signed_after_a_retry(
     assert recorded["webhook"]["status_code"] == 204
 
 
+def test_verbatim_lines_call_back_with_or_without_a_session(
+    session_id: str, receiver: tuple[Receiver, str], stack: Stack
+) -> None:
+    """Direct control's jobs end like turns: kind speak in a session, kind animation without one."""
+    target, url = receiver
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers=stack.api_headers) as admin:
+        spoken = admin.post(
+            f"/v1/sessions/{session_id}/speak", json={"text": "[happy] Thanks!", "callback_url": url}
+        )
+        baked = admin.post("/v1/animation", json={"text": "Welcome back.", "callback_url": url})
+        assert spoken.status_code == baked.status_code == 202, (spoken.text, baked.text)
+        jobs = [wait_for_job(admin, r.json()["job_id"]) for r in (spoken, baked)]
+    assert [job["status"] for job in jobs] == ["completed", "completed"], jobs
+    events = {event["data"]["job_id"]: event for event in target.wait_for(2)}
+    for job, session in zip(jobs, (session_id, None), strict=True):
+        event = events[job["id"]]
+        assert event["event"] == "job.completed" and event["data"]["session_id"] == session
+        assert event["data"]["reply"]["text"] == job["reply"]["text"]
+
+
 def test_a_redirect_into_the_cloud_metadata_service_is_not_followed_nor_retried(
     api: httpx.Client, session_id: str, stack: Stack
 ) -> None:
