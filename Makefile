@@ -44,6 +44,7 @@ format: $(VENV)/.installed
 bench: install
 	$(PY) bench/bench_stt_direct.py
 	$(PY) bench/bench_tts_animation.py
+	$(PY) -m bench.bench_gpt_sovits
 	$(PY) bench/bench_pipeline.py
 	$(PY) -m bench.bench_live_latency
 	$(PY) -m bench.bench_load
