@@ -33,12 +33,25 @@ def meta_text(asset: Path) -> str:
     return f"{header}{importer}:\n  externalObjects: {{}}\n{extra}{COMMON_FIELDS}"
 
 
+def needs_meta(asset: Path) -> bool:
+    """Every asset Unity imports: not hidden folders (``name~``, ``.name``) except a sample's contents.
+
+    A sample folder (``Samples~/<name>``) is copied into the project's Assets when imported; its files keep
+    their GUIDs only if their .meta files come along. The sample folder itself gets a new folder there.
+    """
+    parts = asset.relative_to(PACKAGE).parts
+    if asset.suffix == ".meta" or any(part.startswith(".") for part in parts):
+        return False
+    if parts[0] == "Samples~":
+        return len(parts) > 2
+    return not any(part.endswith("~") for part in parts)
+
+
 def main() -> int:
     written = 0
     for asset in sorted(PACKAGE.rglob("*")):
-        hidden = any(part.endswith("~") or part.startswith(".") for part in asset.relative_to(PACKAGE).parts)
         meta = asset.with_name(asset.name + ".meta")
-        if hidden or asset.suffix == ".meta" or meta.exists():
+        if not needs_meta(asset) or meta.exists():
             continue
         meta.write_text(meta_text(asset))
         written += 1

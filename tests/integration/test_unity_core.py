@@ -389,21 +389,3 @@ def test_package_manifest_and_assemblies() -> None:
     )
     for source in (PACKAGE / "Runtime/Core").rglob("*.cs"):
         assert "UnityEngine" not in source.read_text(), source
-
-
-def test_every_imported_asset_has_a_unique_meta_file() -> None:
-    """Unity ignores an asset without a .meta in an immutable (git or registry) package."""
-    assets = [
-        path
-        for path in PACKAGE.rglob("*")
-        if path.suffix != ".meta" and not any(part.endswith("~") for part in path.relative_to(PACKAGE).parts)
-    ]
-    guids = []
-    for asset in assets:
-        meta = asset.with_name(asset.name + ".meta")
-        assert meta.exists(), f"{asset.relative_to(PACKAGE)} has no .meta"
-        guids.append(
-            next(line.split()[1] for line in meta.read_text().splitlines() if line.startswith("guid:"))
-        )
-    assert len(set(guids)) == len(guids), "duplicate guids"
-    assert len(assets) > 15

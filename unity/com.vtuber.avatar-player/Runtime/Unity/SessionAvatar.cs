@@ -40,6 +40,26 @@ namespace VTuber.AvatarPlayer
         SessionPlayer<AudioClip> _session;
         Transform _gaze;
 
+        /// <summary>Where the events come from. Set the three references before the component wakes (in the editor, or on an inactive GameObject).</summary>
+        public SessionChannelClient Channel
+        {
+            get { return channel; }
+            set { channel = value; }
+        }
+
+        /// <summary>Downloads the audio and cancels turns.</summary>
+        public JobClient Api
+        {
+            get { return api; }
+            set { api = value; }
+        }
+
+        public VrmTrackPlayer Player
+        {
+            get { return player; }
+            set { player = value; }
+        }
+
         /// <summary>The session as played so far: the current job, open turns, sequence numbers.</summary>
         public SessionPlayer<AudioClip> Session
         {

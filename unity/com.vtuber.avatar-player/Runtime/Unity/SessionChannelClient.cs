@@ -97,6 +97,13 @@ namespace VTuber.AvatarPlayer
             get { return sessionId; }
         }
 
+        /// <summary>Connect to the Session Id field's session in Start. Off when code calls <see cref="Connect"/>.</summary>
+        public bool ConnectOnStart
+        {
+            get { return connectOnStart; }
+            set { connectOnStart = value; }
+        }
+
         void Start()
         {
             if (connectOnStart && !string.IsNullOrEmpty(sessionId)) Connect(sessionId);

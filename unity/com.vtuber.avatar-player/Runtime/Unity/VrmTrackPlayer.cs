@@ -13,6 +13,16 @@ namespace VTuber.AvatarPlayer
     {
     }
 
+    /// <summary>How the track's (or a manual) emotion meets a .vrma animation's weight for the same expression.</summary>
+    public enum VrmaEmotionBlend
+    {
+        /// <summary>While the player drives the face, its emotion weights replace the animation's.</summary>
+        PlayerWins,
+
+        /// <summary>The larger of the two: an animated smile stays under a neutral line.</summary>
+        Max,
+    }
+
     /// <summary>
     /// Plays a turn's segments (audio + animation track) on a VRM 1.0 avatar. Segments are scheduled back to
     /// back on the DSP clock with <see cref="AudioSource.PlayScheduled"/> over two alternating voices, so the
@@ -24,14 +34,31 @@ namespace VTuber.AvatarPlayer
     /// over the track's (<see cref="SetExpressionCue"/>).
     /// </summary>
     /// <remarks>
-    /// Runs in LateUpdate at the default execution order, before <see cref="Vrm10Instance"/> (order 11000)
-    /// applies expressions in its own LateUpdate, so the weights show in the same frame. Needs UniVRM
-    /// (com.vrmc.vrm) 0.114 or later for <c>SetWeightsNonAlloc</c>.
+    /// <para>
+    /// The face is written just before UniVRM applies expressions, in the same frame, whatever the model's
+    /// <see cref="Vrm10Instance.UpdateType"/>: <c>Vrm10Instance.Runtime.Process()</c> copies the input weights to
+    /// the meshes, in <c>Vrm10Instance.Update</c> or <c>LateUpdate</c> at execution order 11000. This player runs at
+    /// order <see cref="ExecutionOrder"/> (after ordinary scripts, before UniVRM) and samples in Update when the
+    /// model updates in Update, in LateUpdate otherwise. With <c>UpdateTypes.None</c> the application calls
+    /// <c>Process()</c> itself: call <see cref="ApplyFace"/> right before it.
+    /// </para>
+    /// <para>
+    /// A <c>.vrma</c> animation set as <c>Vrm10Runtime.VrmAnimation</c> writes the expressions it maps inside
+    /// <c>Process()</c>, over any weight set before. So the player wraps it (<see cref="VrmAnimationFaceBridge"/>,
+    /// UniVRM 0.131 or later): for each key the animation maps, <c>Process()</c> gets the speech mouth while a segment
+    /// plays, the larger blink of the two, the track's or a manual expression while they drive the face (or the larger,
+    /// see <see cref="VrmaEmotionBlend"/>), and the animation's own value otherwise.
+    /// </para>
+    /// Needs UniVRM (com.vrmc.vrm) 0.114 or later for <c>SetWeightsNonAlloc</c>.
     /// </remarks>
     [AddComponentMenu("VTuber/VRM Track Player")]
     [DisallowMultipleComponent]
+    [DefaultExecutionOrder(ExecutionOrder)]
     public sealed class VrmTrackPlayer : MonoBehaviour
     {
+        /// <summary>After scripts at the default order (0) that set expressions, before Vrm10Instance (11000).</summary>
+        public const int ExecutionOrder = 10900;
+
         // Same order as TrackChannels.MouthShapes and TrackChannels.Emotions.
         static readonly ExpressionKey[] MouthKeys =
             { ExpressionKey.Aa, ExpressionKey.Ih, ExpressionKey.Ou, ExpressionKey.Ee, ExpressionKey.Oh };
@@ -55,6 +82,9 @@ namespace VTuber.AvatarPlayer
 
         [SerializeField] MotionEvent onMotion = new MotionEvent();
 
+        [Tooltip("With a .vrma animation on the model: how a track's or a manual emotion meets the animation's for the same key.")]
+        [SerializeField] VrmaEmotionBlend vrmaEmotionBlend = VrmaEmotionBlend.PlayerWins;
+
         readonly Dictionary<ExpressionKey, float> _weights = new Dictionary<ExpressionKey, float>();
         readonly FaceFrame _frame = new FaceFrame();
         readonly List<MotionCue> _fired = new List<MotionCue>();
@@ -66,6 +96,11 @@ namespace VTuber.AvatarPlayer
         ExpressionCue _cue;
         double _cueStart;
         ExpressionKey? _customKey; // a cue's expression that is not one of the presets the track drives
+        int _stepFrame = -1;
+        bool _speaking; // a segment plays this frame: the mouth is the speech's
+#if VTUBER_UNIVRM10_VRMA
+        VrmAnimationFaceBridge _bridge;
+#endif
 
         /// <summary>After each applied frame: the full face, visemes included, for other rigs or UI.</summary>
         public event Action<FaceFrame> FaceSampled;
@@ -88,6 +123,13 @@ namespace VTuber.AvatarPlayer
         {
             get { return vrm; }
             set { vrm = value; }
+        }
+
+        /// <summary>Optional: motions fire its triggers of the same name.</summary>
+        public Animator Animator
+        {
+            get { return animator; }
+            set { animator = value; }
         }
 
         void Awake()
@@ -207,10 +249,24 @@ namespace VTuber.AvatarPlayer
                 voice.clip = next.Payload;
                 voice.PlayScheduled(next.StartTime);
             }
+            // UniVRM applies expressions in its own Update (order 11000), after this one.
+            if (vrm != null && vrm.UpdateType == Vrm10Instance.UpdateTypes.Update) ApplyFace();
         }
 
         void LateUpdate()
         {
+            ApplyFace(); // once per frame: nothing more when Update, or the application, already did
+        }
+
+        /// <summary>
+        /// Sample the face for this frame and hand it to UniVRM, once per frame (later calls do nothing). The player
+        /// calls it itself; with <c>Vrm10Instance.UpdateType = None</c> call it right before your
+        /// <c>vrm.Runtime.Process()</c>, so the weights show in this frame rather than the next.
+        /// </summary>
+        public void ApplyFace()
+        {
+            if (_stepFrame == Time.frameCount) return;
+            _stepFrame = Time.frameCount;
             _fired.Clear();
             PlaybackPosition<AudioClip> position = _queue.Advance(AudioSettings.dspTime, _fired);
             State = position.State;
@@ -224,6 +280,7 @@ namespace VTuber.AvatarPlayer
             bool active = position.Segment != null || _cue != null;
             bool drive = active || _driving;
             _driving = active;
+            _speaking = position.Segment != null;
             if (drive)
             {
                 if (position.Segment != null && position.Segment.Track != null)
@@ -247,9 +304,27 @@ namespace VTuber.AvatarPlayer
             return position.LocalTime;
         }
 
+        /// <summary>
+        /// The weight this player gives <paramref name="key"/> in this frame, combined with <paramref name="animated"/>,
+        /// a .vrma animation's weight for the same key (see the remarks on the class). The animation's alone when the
+        /// player has nothing to say about the key now.
+        /// </summary>
+        internal float CombineWithAnimation(ExpressionKey key, float animated)
+        {
+            float own;
+            if (!_driving || !_weights.TryGetValue(key, out own)) return animated;
+            if (key.Equals(ExpressionKey.Blink)) return Mathf.Max(own, animated);
+            for (int i = 0; i < MouthKeys.Length; i++)
+            {
+                if (key.Equals(MouthKeys[i])) return _speaking ? own : animated;
+            }
+            return vrmaEmotionBlend == VrmaEmotionBlend.Max ? Mathf.Max(own, animated) : own;
+        }
+
         void Apply(FaceFrame frame)
         {
             if (vrm == null || vrm.Vrm == null) return;
+            WrapVrmAnimation();
             for (int i = 0; i < MouthKeys.Length; i++) _weights[MouthKeys[i]] = frame.Mouth[i];
             for (int i = 0; i < EmotionKeys.Length; i++) _weights[EmotionKeys[i]] = frame.Expressions[i];
             _weights[ExpressionKey.Blink] = frame.Blink;
@@ -261,6 +336,17 @@ namespace VTuber.AvatarPlayer
             vrm.Runtime.Expression.SetWeightsNonAlloc(_weights);
             if (_customKey.HasValue && !_customKey.Equals(custom)) _weights.Remove(_customKey.Value);
             _customKey = custom;
+        }
+
+        // A .vrma animation overwrites the keys it maps inside Runtime.Process: give it our weights to write instead.
+        void WrapVrmAnimation()
+        {
+#if VTUBER_UNIVRM10_VRMA
+            IVrm10Animation animation = vrm.Runtime.VrmAnimation;
+            if (animation == null || animation is VrmAnimationFaceBridge) return;
+            if (_bridge == null || _bridge.Inner != animation) _bridge = new VrmAnimationFaceBridge(animation, this);
+            vrm.Runtime.VrmAnimation = _bridge; // also when the application put its animation back unwrapped
+#endif
         }
 
         void Fire(string motion)
