@@ -312,13 +312,14 @@ namespace VTuber.AvatarPlayer
         internal float CombineWithAnimation(ExpressionKey key, float animated)
         {
             float own;
-            if (!_driving || !_weights.TryGetValue(key, out own)) return animated;
-            if (key.Equals(ExpressionKey.Blink)) return Mathf.Max(own, animated);
+            if (!_weights.TryGetValue(key, out own)) return animated; // not a key this player drives
+            FaceKeyKind kind = FaceKeyKind.Emotion;
+            if (key.Equals(ExpressionKey.Blink)) kind = FaceKeyKind.Blink;
             for (int i = 0; i < MouthKeys.Length; i++)
             {
-                if (key.Equals(MouthKeys[i])) return _speaking ? own : animated;
+                if (key.Equals(MouthKeys[i])) kind = FaceKeyKind.Mouth;
             }
-            return vrmaEmotionBlend == VrmaEmotionBlend.Max ? Mathf.Max(own, animated) : own;
+            return AnimatedFaceBlend.Combine(kind, own, animated, _driving, _speaking, vrmaEmotionBlend == VrmaEmotionBlend.Max);
         }
 
         void Apply(FaceFrame frame)
