@@ -207,20 +207,18 @@ async function load(current, segment) {
   }, TRACK_GRACE_MS);
 }
 
-/** The Ogg/Opus copy (WAV if the browser cannot, or it is not written yet), or a moment of silence. */
+/**
+ * The audio as announced, or a moment of silence. Not the Ogg copy: it is written after the
+ * announcement, so asking for it first cost a 404 (a console error) and a round trip before the
+ * first sound.
+ */
 async function fetchAudio(segment) {
-  const ogg = resolve(segment.audio_url);
-  ogg.searchParams.set("format", "ogg");
   try {
-    return await decode(ogg);
-  } catch {
-    try {
-      return await decode(resolve(segment.audio_url));
-    } catch (error) {
-      // Skip it (a moment of silence) rather than stall the segments after it.
-      setStatus(`segment ${segment.index}: ${error.message}`, true);
-      return audio.createBuffer(1, Math.ceil(audio.sampleRate * 0.01), audio.sampleRate);
-    }
+    return await decode(resolve(segment.audio_url));
+  } catch (error) {
+    // Skip it (a moment of silence) rather than stall the segments after it.
+    setStatus(`segment ${segment.index}: ${error.message}`, true);
+    return audio.createBuffer(1, Math.ceil(audio.sampleRate * 0.01), audio.sampleRate);
   }
 }
 

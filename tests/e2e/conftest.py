@@ -76,9 +76,11 @@ def wait_for_stage(api: httpx.Client, job_id: str, stage: str, *, timeout: float
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator["Browser"]:
-    """Headless Chromium (tests/browser.py), shared by the page tests of the session."""
+    """Headless Chromium (tests/browser.py) for one module's page tests. Not for the whole session:
+    Playwright's sync API keeps an event loop running in the main thread while it is open, which
+    breaks every later test that calls asyncio.run."""
     from tests.browser import launch_chromium
 
     with launch_chromium() as chromium:

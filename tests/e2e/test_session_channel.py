@@ -23,6 +23,8 @@ from tests.e2e.conftest import wait_for_job
 from tools.stack import Stack
 
 QUESTION = "Tell me two short facts about the ocean, one sentence each."
+# Long enough that the turn is still running when a client joins after its first voiced sentence.
+LONG_STORY = "Tell me a long story about a brave little dragon, in at least six sentences."
 Frame = dict[str, Any]
 
 
@@ -165,7 +167,7 @@ def test_a_late_joiner_hears_the_turn_in_progress_from_its_start(
     with subscribe(stack, session_id, key) as witness:
         finished = submit(api, session_id, "Hi!")
         read_until(witness, ended(finished))  # a finished turn: no joiner hears it again
-        job_id = submit(api, session_id)
+        job_id = submit(api, session_id, LONG_STORY)
         early = read_until(witness, first("segment.audio_ready", job_id))
         with (
             subscribe(stack, session_id, key) as joiner,
