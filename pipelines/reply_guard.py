@@ -3,7 +3,8 @@
 Small local models often answer chat by repeating the viewer's line ("gg, that boss fight was
 insane" -> "That boss fight was insane!") or by falling back on assistant phrases ("How can I
 assist you today?"). Both are detected on text alone, cheaply enough to check the first sentence
-of every live reply; the LLM stage then asks the model once more (see :func:`guard_first_sentence`).
+of every live reply; the LLM stage then asks the model once more for a first sentence that breaks character
+(:func:`guard_first_sentence`) and ends the reply before a later one (:func:`until_off_character`).
 bench/bench_persona.py scores whole replies with the same two detectors.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from difflib import SequenceMatcher
 
 from pipelines.reply_stream import ReplyStreamer
+from schemas.emotion import TaggedSegment
 
 # Han and kana carry a word's meaning in one or two characters and are written without spaces:
 # each is a token of half a word. Everything else (Latin, Hangul, digits) is split into words.
@@ -38,10 +40,13 @@ ASSISTANT_PHRASES = (
     r"\b(ai|large) language model\b",
     r"i (do not|don'?t) have (personal )?(opinions|feelings|emotions|preferences|experiences)",
     r"i (do not|don'?t) have (the ability|a physical|a body)",
-    r"let me know if (you have|there'?s) (any|anything)",
+    r"let me know if (you (have|need|want)|there'?s) (any|anything)",
     r"if you have any (other |more |further )?questions",
     r"(feel free|don'?t hesitate) to (ask|reach out)",
     r"is there anything else",
+    r"is there (something|anything) (specific|in particular) you'?d like",
+    r"what can i do for you",
+    r"(questions|topics) (or [a-z ]+ )?you'?d like to (discuss|talk about|ask|know)",
     r"i hope (this|that) helps",
     "도와\\s?드릴",  # "may I help you"
     "어시스턴트",  # "assistant"
@@ -137,3 +142,19 @@ def guard_first_sentence(
     if on_retry is not None:
         on_retry(verdict)
     yield from open_stream(1)
+
+
+def until_off_character(
+    viewer: str, segments: list[TaggedSegment], *, index: int
+) -> tuple[list[TaggedSegment], bool]:
+    """The segments before the first later sentence that breaks character, and whether one did.
+
+    ``index`` is the reply position of ``segments[0]``. The first sentence (index 0) is the
+    business of :func:`guard_first_sentence`; a later one cannot be asked for again (the viewer may
+    be hearing the sentences before it), so the reply ends before it: a help-desk "Let me know if
+    you have any other questions!" after a good first sentence is simply not said.
+    """
+    for position, segment in enumerate(segments):
+        if index + position > 0 and off_character(viewer, segment.text):
+            return segments[:position], True
+    return segments, False

@@ -8,16 +8,18 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
-from pipelines.backends import ChatModel
+from pipelines.backends import ChatMessage, ChatModel
 from pipelines.errors import StageError
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import begin_llm_attempt, finish_reply, is_active, is_current_attempt
 from pipelines.logging_setup import bind
+from pipelines.memory_recall import MemoryRecall
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
-from pipelines.reply_guard import guard_first_sentence
+from pipelines.reply_guard import guard_first_sentence, until_off_character
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
 from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
 from pipelines.stages.completion import complete_if_done
@@ -42,6 +44,19 @@ def close_stream(stream: Iterator[str]) -> None:
         close()
 
 
+def recall_memories(
+    memories: MemoryRecall | None, job: dict[str, Any], user_text: str, chat: ChatModel
+) -> ChatMessage | None:
+    """The viewer's memories as a message; a store that fails is logged and the turn goes on."""
+    if memories is None or not job.get("viewer_id"):
+        return None
+    try:
+        return memories.message_for(job, user_text, chat.count_tokens)
+    except Exception:
+        log.exception("memories not recalled", extra={"job_id": job["_id"]})
+        return None
+
+
 def let_the_first_sentence_be_voiced(ctx: StageContext, job_id: str, after: str) -> None:
     """Pause generating until the first sentence's audio is stored (``llm_first_audio_wait_s``).
 
@@ -61,7 +76,10 @@ def let_the_first_sentence_be_voiced(ctx: StageContext, job_id: str, after: str)
         )
 
 
-def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
+def generate_reply(
+    ctx: StageContext, chat: ChatModel, job_id: str, memories: MemoryRecall | None = None
+) -> None:
+    """``memories``: the viewer's long-term memories to recall into the prompt (None: memory off)."""
     job = begin_llm_attempt(ctx.storage, job_id)
     if job is None:
         return  # finished, failed, or the reply is already final
@@ -78,6 +96,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         user_text,
         count_tokens=chat.count_tokens,
         token_budget=ctx.settings.context_token_budget,
+        memories=recall_memories(memories, job, user_text, chat),
     )
     streamer = ReplyStreamer.for_persona(persona)
     pending: list[TaggedSegment] = []
@@ -133,6 +152,8 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
             if is_cancelled(ctx.events.client, job_id):
                 return  # the viewer interrupted: not one more token
             ready = streamer.push(delta)
+            if ctx.settings.llm_reply_guard:
+                ready, cut_short = until_off_character(user_text, ready, index=emitted + len(pending))
             room = limit - emitted - len(pending)
             if limit and len(ready) >= room:  # live chat stays short: stop at a sentence end
                 ready, cut_short = ready[:room], True
@@ -153,7 +174,10 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
     finally:
         close_stream(stream)
     if not cut_short:
-        pending.extend(streamer.finish())
+        last = streamer.finish()
+        if ctx.settings.llm_reply_guard:
+            last, _ = until_off_character(user_text, last, index=emitted + len(pending))
+        pending.extend(last)
     emit(pending, closing=True)
     if not pending and emitted:  # the last sentence already went out while streaming
         update_segment(ctx.storage, job_id, attempt, emitted - 1, {"final": True})

@@ -239,3 +239,15 @@ def test_without_the_guard_the_first_attempt_is_spoken_as_it_is(context: StageCo
     generate_reply(context, chat, job_id)
     assert [d["text"] for d in stored(context, job_id)] == ["hello!", "How can I assist you today?"]
     assert len(chat.seeds) == 1
+
+
+def test_the_guard_ends_the_reply_before_a_later_help_desk_sentence(context: StageContext) -> None:
+    context.settings = context.settings.model_copy(update={"llm_reply_guard": True, "llm_max_segments": 0})
+    job_id = text_job(context)
+    chat = SeededChat("[happy] Ooh, hi hi! Let me know if you have any other questions. Bye!", "unused")
+    generate_reply(context, chat, job_id)
+    docs = stored(context, job_id)
+    assert [d["text"] for d in docs] == ["Ooh, hi hi!"] and docs[-1]["final"]
+    assert len(chat.seeds) == 1 and chat.closed
+    job = jobs.get_job(context.storage, job_id)
+    assert job is not None and job["reply"]["text"] == "Ooh, hi hi!"

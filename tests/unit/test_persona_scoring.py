@@ -56,6 +56,8 @@ def test_tag_compliance_needs_an_allowed_emotion_first() -> None:
     assert starts_with_emotion_tag("  [Happy] hi", VOCABULARY)
     assert starts_with_emotion_tag("[joy] hi", VOCABULARY)  # a synonym of happy
     assert not starts_with_emotion_tag("[wave] hi", VOCABULARY)  # a motion, not an emotion
+    assert starts_with_emotion_tag("[wave] [sad] hi", VOCABULARY)  # the first words still have one
+    assert not starts_with_emotion_tag("[wave] hi [sad] there", VOCABULARY)
     assert not starts_with_emotion_tag("[angry] hi", VOCABULARY)  # not allowed for this persona
     assert not starts_with_emotion_tag("hi [happy]", VOCABULARY)
 

@@ -1,7 +1,15 @@
 from collections.abc import Iterator
 
-from pipelines.reply_guard import assistant_phrase, echo_run, echoes, guard_first_sentence, off_character
+from pipelines.reply_guard import (
+    assistant_phrase,
+    echo_run,
+    echoes,
+    guard_first_sentence,
+    off_character,
+    until_off_character,
+)
 from pipelines.reply_stream import ReplyStreamer
+from schemas.emotion import Emotion, TaggedSegment
 from schemas.persona import Persona
 
 HANA = Persona(id="t", name="Hana", system_prompt="x", allowed_motions=["wave"])
@@ -104,3 +112,22 @@ def test_a_reply_without_a_sentence_end_is_judged_when_the_stream_ends() -> None
     assert "".join(guard_first_sentence(attempts, ReplyStreamer.for_persona(HANA), "hi")) == "[happy] Hehe"
     good = Attempts(["[happy] hehe thanks"])
     assert "".join(guard_first_sentence(good, ReplyStreamer.for_persona(HANA), "hi")) == "[happy] hehe thanks"
+
+
+def segments(*texts: str) -> list[TaggedSegment]:
+    return [TaggedSegment(text=text, emotion=Emotion.happy) for text in texts]
+
+
+def test_a_later_help_desk_sentence_ends_the_reply_before_it() -> None:
+    reply = segments("Ooh, a cozy game!", "Let me know if you have any other questions.", "Bye!")
+    kept, stopped = until_off_character("any cozy games?", reply, index=0)
+    assert [s.text for s in kept] == ["Ooh, a cozy game!"] and stopped
+    kept, stopped = until_off_character("any cozy games?", segments("Hehe.", "Yes!"), index=1)
+    assert [s.text for s in kept] == ["Hehe.", "Yes!"] and not stopped
+
+
+def test_the_first_sentence_is_left_to_the_first_sentence_guard() -> None:
+    kept, stopped = until_off_character("hello", segments("How can I help you?"), index=0)
+    assert len(kept) == 1 and not stopped
+    kept, stopped = until_off_character("hello", segments("How can I help you?"), index=2)
+    assert kept == [] and stopped
