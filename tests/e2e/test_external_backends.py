@@ -131,6 +131,7 @@ def test_a_hanging_gpt_sovits_server_fails_the_turn_with_tts_timeout(
             "VTUBER_TTS_BACKEND": "gpt_sovits",
             "VTUBER_GPT_SOVITS_URL": gpt_sovits.url,
             "VTUBER_GPT_SOVITS_TIMEOUT_S": str(TIMEOUT_S),
+            "VTUBER_GPT_SOVITS_TIMEOUT_PER_CHAR_S": "0",
             "VTUBER_GPT_SOVITS_MAX_RETRIES": str(CLIENT_RETRIES),
             "VTUBER_STAGE_MAX_RETRIES": str(STAGE_RETRIES),
         },
@@ -145,7 +146,9 @@ def test_a_hanging_gpt_sovits_server_fails_the_turn_with_tts_timeout(
         assert job["status"] == "failed", job
         assert job["error"]["code"] == "tts_timeout", job["error"]
         assert job["error"]["stage"] == "tts" and "did not answer" in job["error"]["message"], job["error"]
-        # The segment that failed the turn used up its requests; none was asked for more.
+        # The segment that failed the turn used up its requests; none was asked for more. (Each
+        # timed-out request is asked again only after the server answered a probe or as long again
+        # passed, holding the server's one slot: the others wait their turn.)
         assert max(per_segment.values()) == REQUESTS_PER_STAGE, per_segment
         assert seconds >= REQUESTS_PER_STAGE * TIMEOUT_S
     finally:

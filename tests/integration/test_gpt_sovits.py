@@ -340,8 +340,10 @@ def test_slots_keep_one_request_at_a_time_per_server(settings: Settings) -> None
 def test_a_timed_out_request_is_not_repeated_while_the_server_still_runs_it(
     settings: Settings, server: FakeGptSovits, redis_client: redis.Redis
 ) -> None:
-    server.hang(times=1, seconds=2.5)  # the server works on the first request for 2.5 s
-    tts = make_tts(settings, server.url, gpt_sovits_timeout_s=0.5, gpt_sovits_slot_wait_s=10)
+    # The server works on the first request for 3 s; the client gives up after 2 s and then
+    # waits (up to its timeout again) until the server is free before it asks again.
+    server.hang(times=1, seconds=3.0)
+    tts = make_tts(settings, server.url, gpt_sovits_timeout_s=2.0, gpt_sovits_slot_wait_s=10)
     other_worker = ServerSlots(redis_client, server.url, limit=1)
     outcome: list[object] = []
     thread = threading.Thread(target=lambda: outcome.append(synthesize(tts, "Slow but sure.")))
@@ -349,13 +351,29 @@ def test_a_timed_out_request_is_not_repeated_while_the_server_still_runs_it(
     deadline = time.monotonic() + 10
     while not server.requests and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(1.0)  # past the client's timeout, while the server still works on it
+    time.sleep(2.5)  # past the client's timeout, while the server still works on it
     assert other_worker.acquire(lease_s=1, wait_s=0) is None, "the slot must stay taken"
     thread.join(timeout=30)
     assert len(outcome) == 1, "synthesis did not finish"
     first, second = server.requests
     assert second["_arrived_busy"] is False  # asked again only once the server was free
-    assert second["_received_at"] - first["_received_at"] >= 2.5
+    assert second["_received_at"] - first["_received_at"] >= 3.0
+
+
+def test_a_segment_keeps_its_slot_between_attempts(settings: Settings, server: FakeGptSovits) -> None:
+    """Another segment waiting for the server never cuts in between a segment's timeout and retry."""
+    server.hang(times=1, seconds=1.5)
+    first = make_tts(settings, server.url, gpt_sovits_timeout_s=1.0)
+    waiting = make_tts(settings, server.url, gpt_sovits_slot_wait_s=30)
+    thread = threading.Thread(target=synthesize, args=(first, "The first segment."))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    synthesize(waiting, "The second segment.")
+    thread.join(timeout=30)
+    assert [r["text"] for r in server.requests] == ["The first segment."] * 2 + ["The second segment."]
+    assert not any(r["_arrived_busy"] for r in server.requests)
 
 
 def test_the_last_timeout_leaves_the_slot_taken_until_the_server_may_be_done(

@@ -147,24 +147,30 @@ class GptSovitsSynthesizer:
         self, request: dict[str, object], on_chunk: Callable[[np.ndarray, int], None] | None = None
     ) -> _Answer:
         deadline = time.monotonic() + max(1.0, self._settings.tts_time_limit_s - TIME_LIMIT_MARGIN_S)
+        slot = _Slot(self._slots)  # kept from one attempt to the next: no other segment cuts in
         attempt = 0
-        while True:
-            try:
-                return self._attempt(request, deadline, last=attempt >= self._max_retries, on_chunk=on_chunk)
-            except _AskAgain as again:
-                if attempt >= self._max_retries:
-                    raise again.error from again
-                if again.whole:
-                    request = request | {"streaming_mode": 0}
-                delay = min(self._backoff_base_s * 2.0**attempt, MAX_BACKOFF_S, _left(deadline))
-                log.warning("%s; retry %d in %.2f s", again.error.message, attempt + 1, delay)
-                time.sleep(max(0.0, delay))
-                attempt += 1
+        try:
+            while True:
+                try:
+                    last = attempt >= self._max_retries
+                    return self._attempt(request, deadline, slot, last=last, on_chunk=on_chunk)
+                except _AskAgain as again:
+                    if attempt >= self._max_retries:
+                        raise again.error from again
+                    if again.whole:
+                        request = request | {"streaming_mode": 0}
+                    delay = min(self._backoff_base_s * 2.0**attempt, MAX_BACKOFF_S, _left(deadline))
+                    log.warning("%s; retry %d in %.2f s", again.error.message, attempt + 1, delay)
+                    time.sleep(max(0.0, delay))
+                    attempt += 1
+        finally:
+            slot.finish()
 
     def _attempt(
         self,
         request: dict[str, object],
         deadline: float,
+        slot: "_Slot",
         *,
         last: bool,
         on_chunk: Callable[[np.ndarray, int], None] | None,
@@ -175,19 +181,25 @@ class GptSovitsSynthesizer:
             raise StageError(
                 ErrorCode.tts_timeout, self._late("no time left for another request"), retryable=True
             )
-        lease = self._take_slot(read_timeout, deadline)
-        # How long the slot stays taken after this attempt: None releases it. By default the
-        # server may still be working on the request (a timeout, a crash of this process).
-        hold_s: float | None = read_timeout + SLOT_GRACE_S
+        wait_s = min(self._settings.gpt_sovits_slot_wait_s, _left(deadline) - read_timeout)
+        if not slot.take(lease_s=read_timeout + CONNECT_TIMEOUT_S + SLOT_GRACE_S, wait_s=wait_s):
+            raise StageError(
+                ErrorCode.tts_timeout,
+                self._late(f"every slot stayed busy for {max(0.0, wait_s):.1f} s (other segments in flight)"),
+                retryable=True,
+            )
+        # Until the server answers it may be working on the request (a timeout, a crash of this
+        # process): then the slot stays taken for as long as that may last.
+        slot.keep_s = read_timeout + SLOT_GRACE_S
         try:
             answer = self._send(request, read_timeout, on_chunk)
-            hold_s = None
+            slot.keep_s = None
             return answer
         except (_AskAgain, StageError):  # the server answered
-            hold_s = None
+            slot.keep_s = None
             raise
         except httpx.ConnectError as exc:  # never reached the server
-            hold_s = None
+            slot.keep_s = None
             raise _AskAgain(
                 StageError(ErrorCode.tts_unavailable, self._unreachable(exc), retryable=True)
             ) from exc
@@ -199,45 +211,25 @@ class GptSovitsSynthesizer:
             )
             if last:
                 raise error from exc  # the next try waits for this slot to expire
-            free = self._wait_until_free(lease, hold_s=read_timeout, deadline=deadline)
-            hold_s = None if free else 0.0  # 0: the lease already ends when the server may be done
+            self._wait_until_free(slot, hold_s=read_timeout, deadline=deadline)
+            slot.keep_s = None  # free, or long enough gone: ask again in the same slot
             raise _AskAgain(error) from exc
         except (httpx.TransportError, _CutStream) as exc:  # dropped, or cut after the 200
-            hold_s = None
+            slot.keep_s = None
             cut = isinstance(exc, _CutStream) or bool(request.get("streaming_mode"))
             message = f"GPT-SoVITS cut its audio stream: {exc}" if cut else self._unreachable(exc)
             code = ErrorCode.tts_failed if cut else ErrorCode.tts_unavailable
             raise _AskAgain(StageError(code, message, retryable=True), whole=cut) from exc
-        finally:
-            if lease is not None:
-                if hold_s is None:
-                    lease.release()
-                elif hold_s > 0:
-                    lease.hold_for(hold_s)
 
     def read_timeout_s(self, text: str) -> float:
         """The read timeout for ``text``: synthesis time grows with its length."""
         return self._settings.gpt_sovits_timeout_s + self._settings.gpt_sovits_timeout_per_char_s * len(text)
 
-    def _take_slot(self, request_s: float, deadline: float) -> Lease | None:
-        if self._slots is None:
-            return None
-        wait_s = min(self._settings.gpt_sovits_slot_wait_s, _left(deadline) - request_s)
-        lease = self._slots.acquire(lease_s=request_s + CONNECT_TIMEOUT_S + SLOT_GRACE_S, wait_s=wait_s)
-        if lease is None:
-            raise StageError(
-                ErrorCode.tts_timeout,
-                self._late(f"every slot stayed busy for {max(0.0, wait_s):.1f} s (other segments in flight)"),
-                retryable=True,
-            )
-        return lease
-
-    def _wait_until_free(self, lease: Lease | None, *, hold_s: float, deadline: float) -> bool:
+    def _wait_until_free(self, slot: "_Slot", *, hold_s: float, deadline: float) -> bool:
         """After a timeout: wait until the server answers a probe (True: it is free) or ``hold_s``
-        passes (False: it may still be working; the slot stays taken until then)."""
+        passes (False: it may still have been working), holding the slot meanwhile."""
         wait_s = max(0.0, min(hold_s, _left(deadline)))
-        if lease is not None:
-            lease.hold_for(wait_s + SLOT_GRACE_S)
+        slot.hold_for(wait_s + SLOT_GRACE_S)
         try:
             self._client.get(
                 self._base + "/control", timeout=httpx.Timeout(wait_s, connect=min(CONNECT_TIMEOUT_S, wait_s))
@@ -342,6 +334,36 @@ class GptSovitsSynthesizer:
 
     def _late(self, why: str) -> str:
         return f"GPT-SoVITS at {self._url} did not answer in time: {why}"
+
+
+class _Slot:
+    """One segment's slot on the server (always granted when slots are off)."""
+
+    def __init__(self, slots: ServerSlots | None) -> None:
+        self._slots = slots
+        self._lease: Lease | None = None
+        self.keep_s: float | None = None  # at the end: None frees the slot, else keep it this long
+
+    def take(self, *, lease_s: float, wait_s: float) -> bool:
+        """Hold the slot for ``lease_s`` more seconds, taking one (waiting up to ``wait_s``) if
+        this segment has none yet or lost its own."""
+        if self._slots is None or (self._lease is not None and self._lease.hold_for(lease_s)):
+            return True
+        self._lease = self._slots.acquire(lease_s=lease_s, wait_s=wait_s)
+        return self._lease is not None
+
+    def hold_for(self, seconds: float) -> None:
+        if self._lease is not None:
+            self._lease.hold_for(seconds)
+
+    def finish(self) -> None:
+        if self._lease is None:
+            return
+        if self.keep_s is None:
+            self._lease.release()
+        else:
+            self._lease.hold_for(self.keep_s)
+        self._lease = None
 
 
 class _CutStream(Exception):
