@@ -10,9 +10,10 @@ How the real server behaves, and what this client does about it:
 - It synthesizes one request at a time and queues the rest. Requests take a slot first
   (pipelines/tts_slots.py, ``gpt_sovits_slots`` per server over all workers), so a timeout measures
   the synthesis, not the queue; the read timeout grows with the text.
-- A request that timed out may still be running. Its slot stays taken until the server answers a
-  cheap probe (``GET /control`` without a command answers 400 at once, but only once the server's
-  event loop is free) or until the server may be done with it; only then is it asked again.
+- A request that timed out may still be running. The segment keeps its slot and asks again only
+  once the server answers a cheap probe (``GET /control`` without a command answers 400 at once,
+  but only when the server's event loop is free) or as long as the timeout again has passed; after
+  its last try the slot stays taken that long, so the stage's own retry waits too.
 - Silence that looks like success (text with nothing to pronounce, or a crash during inference:
   200 with a second of 16 kHz zeros) is ``tts_silent``: final for text without content, retried
   otherwise (the server reloads its models after a crash).
