@@ -39,6 +39,7 @@ TASK_STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     TaskName.reply: ("llm", ("job_id",)),
     TaskName.synthesize_segment: ("tts", ("job_id", "reply_attempt", "segment")),
     TaskName.animate_segment: ("animation", ("job_id", "reply_attempt", "segment")),
+    TaskName.distill_memories: ("memory", ("job_id",)),
 }
 RETRY_REASONS = ("retryable_error", "dependency_unavailable")
 COMMON_FAILURES = (ErrorCode.stage_timeout, ErrorCode.worker_crashed, ErrorCode.internal_error)
@@ -51,6 +52,8 @@ def backend_of(stage: str, settings: Settings) -> str:
         return settings.llm_backend
     if stage == "tts":
         return settings.tts_backend
+    if stage == "memory":
+        return "sentence_transformers"
     return "text_phonemes"
 
 
