@@ -23,3 +23,7 @@ class KnownSessions:
             while len(self._sessions) > self.max_sessions:
                 self._sessions.popitem(last=False)
         return session
+
+    def forget(self, session_id: str) -> None:
+        """The session was deleted: the next lookup asks MongoDB (and finds nothing)."""
+        self._sessions.pop(session_id, None)

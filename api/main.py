@@ -23,7 +23,9 @@ from api.routes import (
     audio,
     control,
     direct_control,
+    erasure,
     events,
+    exports,
     feedback,
     health,
     history,
@@ -117,7 +119,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     install_metrics(app)  # outside the body limit: refused requests are counted too
     app.add_middleware(RequestLogContext)  # outermost: every line of a request carries its id
-    routers = (health, sessions, jobs, direct_control, events, history, feedback, audio, transcriptions)
+    routers = (
+        health,
+        sessions,
+        jobs,
+        direct_control,
+        events,
+        history,
+        feedback,
+        audio,
+        transcriptions,
+        exports,
+        erasure,
+    )
     for module in (*routers, session_channel, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     document_id_shapes(app)

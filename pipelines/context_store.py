@@ -14,6 +14,15 @@ return 1
 """
 
 
+def turns_key(session_id: str) -> str:
+    return f"session:{session_id}:turns"
+
+
+def guard_key(session_id: str, job_id: str) -> str:
+    """Set once a job's turn was appended (the key erasure removes with the turn)."""
+    return f"session:{session_id}:turn:{job_id}"
+
+
 class ContextStore:
     def __init__(self, client: redis.Redis, *, max_turns: int, ttl_s: int) -> None:
         self.client = client
@@ -23,7 +32,7 @@ class ContextStore:
 
     @staticmethod
     def _key(session_id: str) -> str:
-        return f"session:{session_id}:turns"
+        return turns_key(session_id)
 
     def recent(self, session_id: str) -> list[ConversationTurn]:
         """The kept turns, oldest first."""
@@ -33,7 +42,7 @@ class ContextStore:
     def append(self, session_id: str, turn: ConversationTurn) -> bool:
         """Add a finished turn once: a guard key, set in the same atomic script as the push, makes
         a repeated call for the same job a no-op (and a crash cannot set one without the other)."""
-        guard = f"session:{session_id}:turn:{turn.job_id}"
+        guard = guard_key(session_id, turn.job_id)
         added = self._append_once(
             keys=[guard, self._key(session_id)], args=[turn.model_dump_json(), self.max_turns, self.ttl_s]
         )

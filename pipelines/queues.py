@@ -18,7 +18,6 @@ class Queue(StrEnum):
     animation = "animation"
     notify = "notify"
     maintenance = "maintenance"
-    memory = "memory"  # long-term memory: distilled off the live path
 
 
 class TaskName(StrEnum):
@@ -29,8 +28,7 @@ class TaskName(StrEnum):
     animate_segment = "animation.animate_segment"
     deliver_webhook = "notify.deliver_webhook"
     recover_stalled = "maintenance.recover_stalled"
-    distill_memories = "memory.distill_turn"
-    optimize_memories = "memory.optimize_store"
+    apply_retention = "maintenance.apply_retention"
 
 
 # Fixed routes; STT tasks are routed at send time by the CPU/GPU switch (pipelines/stt_routing.py),
@@ -43,8 +41,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.animate_segment: {"queue": Queue.animation},
     TaskName.deliver_webhook: {"queue": Queue.notify},
     TaskName.recover_stalled: {"queue": Queue.maintenance},
-    TaskName.distill_memories: {"queue": Queue.memory},
-    TaskName.optimize_memories: {"queue": Queue.memory},
+    TaskName.apply_retention: {"queue": Queue.maintenance},
 }
 
 
@@ -56,7 +53,6 @@ class WorkerKind(StrEnum):
     tts = "tts"
     animation = "animation"
     notify = "notify"
-    memory = "memory"
 
 
 # The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
@@ -66,8 +62,7 @@ KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
     WorkerKind.llm: [TaskName.reply],
     WorkerKind.tts: [TaskName.synthesize_segment],
     WorkerKind.animation: [TaskName.animate_segment],
-    WorkerKind.memory: [TaskName.distill_memories, TaskName.optimize_memories],
-    WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled],
+    WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled, TaskName.apply_retention],
 }
 
 # Which queues each pool of workers consumes (`celery worker -Q ...`), and its kind.
@@ -78,7 +73,6 @@ WORKER_POOLS: dict[str, list[Queue]] = {
     "tts": [Queue.tts],
     "animation": [Queue.animation],
     "notify": [Queue.notify, Queue.maintenance],
-    "memory": [Queue.memory],
 }
 POOL_KINDS: dict[str, WorkerKind] = {
     "stt-cpu": WorkerKind.stt,
@@ -87,7 +81,6 @@ POOL_KINDS: dict[str, WorkerKind] = {
     "tts": WorkerKind.tts,
     "animation": WorkerKind.animation,
     "notify": WorkerKind.notify,
-    "memory": WorkerKind.memory,
 }
 
 

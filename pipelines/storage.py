@@ -47,6 +47,7 @@ class Storage:
         self.feedback = self.db["feedback"]
         self.api_keys = self.db["api_keys"]  # hashed client and admin keys (pipelines/api_keys.py)
         self.dead_letters = self.db["dead_letters"]  # task messages given up on (pipelines/deliveries.py)
+        self.persona_prompts = self.db["persona_prompts"]  # system prompts turns were answered with
         self.audio = gridfs.GridFSBucket(self.db, bucket_name=AUDIO_BUCKET)
 
     def ensure_indexes(self) -> None:
@@ -54,6 +55,11 @@ class Storage:
         self.jobs.create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
         self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         self.jobs.create_index([("owner", ASCENDING), ("status", ASCENDING)])  # jobs in flight per key
+        # History pages (session, then newest first with the id as tie-break), exports, viewer erasure.
+        self.jobs.create_index([("session_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
+        self.jobs.create_index([("persona", ASCENDING), ("created_at", ASCENDING)])
+        self.jobs.create_index([("viewer_id", ASCENDING)], sparse=True)
+        self.jobs.create_index([("created_at", ASCENDING)])  # the retention sweep
         # One document per (job, attempt, segment): redelivered stages upsert, never duplicate.
         self.segments.create_index(
             [("job_id", ASCENDING), ("attempt", ASCENDING), ("index", ASCENDING)], unique=True
@@ -61,8 +67,11 @@ class Storage:
         self.sessions.create_index([("created_at", DESCENDING)])
         self.batch_files.create_index([("batch_id", ASCENDING), ("index", ASCENDING)], unique=True)
         self.feedback.create_index([("job_id", ASCENDING)])
+        self.feedback.create_index([("persona", ASCENDING), ("created_at", DESCENDING)])
+        self.feedback.create_index([("created_at", DESCENDING)])
         # GridFS's own indexes (the spec's), made here so uploads need not check for them.
         self.db[f"{AUDIO_BUCKET}.files"].create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        self.db[f"{AUDIO_BUCKET}.files"].create_index([("uploadDate", ASCENDING)])  # the retention sweep
         self.db[f"{AUDIO_BUCKET}.chunks"].create_index(
             [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
         )

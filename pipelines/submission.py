@@ -9,6 +9,7 @@ from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.jobs import FOLLOWUP_EVENT, create_job, fail_job
 from pipelines.logging_setup import get_logger
+from pipelines.persona_prompts import record_for
 from pipelines.storage import Storage
 from schemas.errors import ErrorCode
 from schemas.events import EventType
@@ -19,8 +20,15 @@ log = get_logger(__name__)
 def submit_turn(
     storage: Storage, events: EventLog, dispatcher: Dispatcher, **job_fields: Any
 ) -> dict[str, Any]:
-    """Create the job and enqueue its first stage; if the broker is down the job is failed, then raised."""
-    job = create_job(storage, **job_fields)
+    """Create the job and enqueue its first stage; if the broker is down the job is failed, then raised.
+
+    The job records which system prompt its persona renders now (persona_prompts.py), for exports.
+    """
+    extra = {
+        **(job_fields.pop("extra", None) or {}),
+        "system_prompt_id": record_for(storage, job_fields["persona"]),
+    }
+    job = create_job(storage, extra=extra, **job_fields)
     try:
         events.emit(EventType.job_queued, job)  # Redis holds the log and the queue: both or neither
         if job["kind"] == "audio":

@@ -17,3 +17,15 @@ class FeedbackOut(FeedbackIn):
     id: str
     job_id: str
     created_at: datetime
+    # Copied from the turn when the rating is stored, so ratings are queried without a join.
+    session_id: str | None = None
+    persona: str | None = None
+    persona_version: str | None = None
+    viewer_id: str | None = None
+
+
+class FeedbackPage(BaseModel):
+    feedback: list[FeedbackOut] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for older ratings; None on the last page."
+    )

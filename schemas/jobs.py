@@ -127,10 +127,26 @@ class JobOut(BaseModel):
 
 # Control characters other than tab and line breaks have no place in chat text (NUL, escapes, bells).
 PRINTABLE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+# A viewer as the client names them (a platform user id, e.g. "twitch:12345"): memories, history
+# and erasure (DELETE /v1/viewers/{viewer_id}) are per viewer.
+VIEWER_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
+VIEWER_NAME_MAX = 64
 
 
 class TextUtterance(BaseModel):
     text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
+    viewer_id: str | None = Field(
+        default=None,
+        pattern=VIEWER_ID,
+        description="Who said it (your id for the viewer), kept with the turn.",
+    )
+    viewer_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=VIEWER_NAME_MAX,
+        pattern=PRINTABLE_TEXT,
+        description="How the viewer appears in chat, told to the persona with what it remembers of them.",
+    )
     callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
     interrupt: bool = Field(
         default=False, description="Cut off the session's unfinished turns first (barge-in)."

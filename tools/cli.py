@@ -18,6 +18,7 @@ from pipelines.api_keys import create_key, list_keys, revoke_key
 from pipelines.settings import PROJECT_ROOT
 from pipelines.storage import Storage
 from schemas.api_keys import Scope
+from tools.export_cli import export
 from tools.spoken import spoken_wav
 from tools.stack import Stack
 from tools.supervisor import Supervisor
@@ -219,6 +220,8 @@ def run(
         console.print("Crashed parts are restarted; Ctrl-C stops everything.")
         supervisor.run_forever()  # from the main thread, which started every child
 
+
+cli.add_typer(export, name="export")
 
 keys = typer.Typer(help="API keys in the database of VTUBER_MONGO_URL: create, list, revoke.")
 cli.add_typer(keys, name="keys")

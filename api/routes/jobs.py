@@ -1,5 +1,6 @@
 """Polling a live-chat turn, and submitting it (text as JSON, or speech as a multipart upload)."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -28,7 +29,17 @@ from pipelines.settings import Settings
 from pipelines.submission import submit_turn
 from pipelines.urls import job_url
 from schemas.errors import ErrorCode, ErrorResponse
-from schemas.jobs import CancelRequest, JobAccepted, JobOut, JobStatus, PlaybackPosition, TextUtterance
+from schemas.jobs import (
+    PRINTABLE_TEXT,
+    VIEWER_ID,
+    VIEWER_NAME_MAX,
+    CancelRequest,
+    JobAccepted,
+    JobOut,
+    JobStatus,
+    PlaybackPosition,
+    TextUtterance,
+)
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -41,6 +52,8 @@ UTTERANCE_BODY = {
                 "properties": {
                     "audio": {"type": "string", "format": "binary"},
                     "callback_url": {"type": "string"},
+                    "viewer_id": {"type": "string", "pattern": VIEWER_ID},
+                    "viewer_name": {"type": "string", "maxLength": VIEWER_NAME_MAX},
                 },
                 "required": ["audio"],
             }
@@ -90,6 +103,10 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
             "kind": "audio",
             "input_audio_id": audio_id,
             "callback_url": callback_url,
+            "extra": {
+                "viewer_id": checked_viewer_id(upload.form.get("viewer_id")),
+                "viewer_name": checked_viewer_name(upload.form.get("viewer_name")),
+            },
         }
         interrupt = upload.form.get("interrupt", "").lower() in ("1", "true", "yes")
     elif content_type.startswith("application/json"):
@@ -99,7 +116,12 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
             details = validation_details(exc.errors())
             raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details) from exc
         callback_url = await checked_callback(body.callback_url, state.settings)
-        fields = {"kind": "text", "input_text": body.text, "callback_url": callback_url}
+        fields = {
+            "kind": "text",
+            "input_text": body.text,
+            "callback_url": callback_url,
+            "extra": {"viewer_id": body.viewer_id, "viewer_name": body.viewer_name},
+        }
         interrupt = body.interrupt
     else:
         raise ApiError(
@@ -150,6 +172,38 @@ def interrupt_and_follow_up(
     if interrupted is not None:
         run_job_followups(state.followups, interrupted)  # event, context turn and webhook at once
     return interrupted
+
+
+def checked_viewer_id(value: str | None) -> str | None:
+    """A multipart form's ``viewer_id``, held to the JSON body's pattern."""
+    if not value:
+        return None
+    if not re.fullmatch(VIEWER_ID, value):
+        details = [
+            {
+                "loc": ["body", "viewer_id"],
+                "msg": f"must match {VIEWER_ID}",
+                "type": "string_pattern_mismatch",
+            }
+        ]
+        raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details)
+    return value
+
+
+def checked_viewer_name(value: str | None) -> str | None:
+    """A multipart form's ``viewer_name``, held to the JSON body's limits."""
+    if not value:
+        return None
+    if len(value) > VIEWER_NAME_MAX or not re.fullmatch(PRINTABLE_TEXT, value):
+        details = [
+            {
+                "loc": ["body", "viewer_name"],
+                "msg": f"at most {VIEWER_NAME_MAX} printable characters",
+                "type": "string_pattern_mismatch",
+            }
+        ]
+        raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details)
+    return value
 
 
 def refuse_unheard_language(settings: Settings, persona_id: str) -> None:

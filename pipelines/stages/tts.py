@@ -64,6 +64,7 @@ def synthesize_segment(
             {
                 "audio_id": wav_id,
                 "audio_format": "wav",
+                "tts_backend": tts.name,  # history shows which voice engine spoke it
                 "sample_rate": speech.sample_rate,
                 "duration_s": round(speech.duration_s, 4),
                 "phonemes": [[p.phoneme, p.start_s, p.end_s] for p in speech.phonemes]

@@ -36,7 +36,6 @@ WORKER_POOLS = {
     "worker-tts",
     "worker-animation",
     "worker-notify",
-    "worker-memory",
 }
 Doc = dict[str, Any]
 
