@@ -1,10 +1,13 @@
 # One image per process kind, each installing only its own runtimes (pyproject extras):
-#   api               the gateway and Flower: no torch, no model runtimes          ('.[ops]')
+#   api               the gateway and Flower: no torch, no model runtimes  ('.[ops,memory-store]')
 #   worker-stt        Whisper (faster-whisper, openai-whisper, torch): no llama.cpp ('.[stt]')
-#   worker-llm        llama.cpp and the OpenAI client: no torch, no Piper           ('.[llm]')
+#   worker-llm        llama.cpp and the OpenAI client: no torch, no Piper  ('.[llm,memory-store]')
 #   worker-tts        Piper (onnxruntime): no torch, no llama.cpp                   ('.[tts]')
 #   worker-animation  the tts image: the animation stage uses Piper's phonemizer     ('.[tts]')
-#   worker-notify     webhooks and the recovery sweep: the base install only        ('.')
+#   worker-notify     webhooks and the sweeps: the base install and the memory store
+#                                                                         ('.[memory-store]')
+#   worker-memory     long-term memory: the embedding model (torch), LanceDB  ('.[memory]')
+# (the memory store is LanceDB, erased by the API and the retention sweep, read by the LLM stage)
 # Each worker image sets VTUBER_WORKER_KIND, so its process imports only its own task modules.
 # GPU images build the same targets on a CUDA base (cuDNN 9 for CTranslate2; Ubuntu 24.04 for a
 # Python >= 3.11, which 22.04's 3.10 is not):
@@ -23,7 +26,7 @@ COPY schemas schemas
 COPY tools tools
 COPY workers workers
 COPY personas personas
-RUN pip install '.[ops]'
+RUN pip install '.[ops,memory-store]'
 EXPOSE 8000
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
 
@@ -57,7 +60,7 @@ FROM worker-base AS worker-llm
 ARG CMAKE_ARGS=""
 RUN apt-get update && apt-get install -y --no-install-recommends python3-dev build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
-RUN CMAKE_ARGS="${CMAKE_ARGS}" pip install '.[llm]'
+RUN CMAKE_ARGS="${CMAKE_ARGS}" pip install '.[llm,memory-store]'
 ENV VTUBER_WORKER_KIND=llm
 CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "llm", "-n", "llm@%h", "-c", "1", "-l", "INFO"]
 
@@ -75,6 +78,11 @@ ENV VTUBER_WORKER_KIND=animation
 CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "animation", "-n", "animation@%h", "-c", "2", "-l", "INFO"]
 
 FROM worker-base AS worker-notify
-RUN pip install .
+RUN pip install '.[memory-store]'
 ENV VTUBER_WORKER_KIND=notify
 CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "notify,maintenance", "-n", "notify@%h", "-c", "4", "-l", "INFO"]
+
+FROM worker-base AS worker-memory
+RUN pip install '.[memory]'
+ENV VTUBER_WORKER_KIND=memory HF_HUB_OFFLINE=1
+CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "memory", "-n", "memory@%h", "-c", "1", "-l", "INFO"]

@@ -56,3 +56,12 @@ class SpeechSynthesizer(Protocol):
     def synthesize(self, text: str, *, persona: Persona, emotion: str) -> SynthesizedSpeech:
         """Speak one segment in the persona's voice with the given emotion."""
         ...
+
+
+class TextEmbedder(Protocol):
+    name: str
+    dimensions: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit-length float32 vector per text (rows), so a dot product is the cosine."""
+        ...

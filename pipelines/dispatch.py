@@ -59,3 +59,6 @@ class Dispatcher:
 
     def deliver_webhook(self, kind: str, object_id: str) -> None:
         self._send(TaskName.deliver_webhook, args=[kind, object_id])
+
+    def distill_memories(self, job_id: str) -> None:
+        self._send(TaskName.distill_memories, args=[job_id])

@@ -4,13 +4,20 @@ The update that completes or fails a job also writes the list of follow-ups it o
 (``followups``: remember the turn in the session context, announce the end on the event log, send
 the webhook). Each is done and then pulled from the list, so a crash in between leaves it on the
 document, and the sweep (pipelines/recovery.py) finishes it. Each follow-up is safe to repeat:
-the context append is guarded by the job id, and a webhook carries a stable event id that
-receivers de-duplicate on.
+the context append is guarded by the job id, a webhook carries a stable event id that
+receivers de-duplicate on, and memories are upserted by keys of their own.
 """
 
 from typing import Any
 
-from pipelines.jobs import FOLLOWUP_CONTEXT, FOLLOWUP_EVENT, FOLLOWUP_WEBHOOK, fail_job, utcnow
+from pipelines.jobs import (
+    FOLLOWUP_CONTEXT,
+    FOLLOWUP_EVENT,
+    FOLLOWUP_MEMORY,
+    FOLLOWUP_WEBHOOK,
+    fail_job,
+    utcnow,
+)
 from pipelines.stages.context import StageContext
 from pipelines.verbatim import release_held_lines
 from schemas.errors import ErrorCode
@@ -32,6 +39,8 @@ def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
             announce_end(ctx, job)
         elif followup == FOLLOWUP_WEBHOOK and job.get("callback_url"):
             ctx.dispatcher.deliver_webhook("job", job["_id"])
+        elif followup == FOLLOWUP_MEMORY and job.get("viewer_id") and ctx.settings.memory_enabled:
+            ctx.dispatcher.distill_memories(job["_id"])  # idempotent: keyed upserts
     if owed:
         ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pullAll": {"followups": owed}})
     if job.get("session_id") is not None and job.get("kind") != JobKind.avatar:

@@ -126,9 +126,13 @@ def build_messages(
     *,
     count_tokens: Callable[[str], int],
     token_budget: int,
+    memories: ChatMessage | None = None,
 ) -> list[ChatMessage]:
     """Messages for the chat model: system, the format example, the newest past turns that fit the
-    budget, then the user's words."""
+    budget, then the user's words.
+
+    ``memories`` (pipelines/memory_recall.py) goes after the system prompt and examples, which stay
+    byte-identical and first for every viewer, so llama.cpp still reuses their cached prefix."""
     turns = [
         (
             ChatMessage(role="user", content=neutralize_control_tokens(turn.user)),
@@ -139,7 +143,11 @@ def build_messages(
         for turn in history
     ]
     return fit_to_budget(
-        [ChatMessage(role="system", content=system_prompt(persona)), *example_exchange(persona)],
+        [
+            ChatMessage(role="system", content=system_prompt(persona)),
+            *example_exchange(persona),
+            *([memories] if memories else []),
+        ],
         turns,
         ChatMessage(role="user", content=neutralize_control_tokens(user_text).strip()),
         count_tokens=count_tokens,

@@ -18,6 +18,7 @@ class Queue(StrEnum):
     animation = "animation"
     notify = "notify"
     maintenance = "maintenance"
+    memory = "memory"  # long-term memory: distilled off the live path
 
 
 class TaskName(StrEnum):
@@ -29,6 +30,8 @@ class TaskName(StrEnum):
     deliver_webhook = "notify.deliver_webhook"
     recover_stalled = "maintenance.recover_stalled"
     apply_retention = "maintenance.apply_retention"
+    distill_memories = "memory.distill_turn"
+    optimize_memories = "memory.optimize_store"
 
 
 # Fixed routes; STT tasks are routed at send time by the CPU/GPU switch (pipelines/stt_routing.py),
@@ -42,6 +45,8 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.deliver_webhook: {"queue": Queue.notify},
     TaskName.recover_stalled: {"queue": Queue.maintenance},
     TaskName.apply_retention: {"queue": Queue.maintenance},
+    TaskName.distill_memories: {"queue": Queue.memory},
+    TaskName.optimize_memories: {"queue": Queue.memory},
 }
 
 
@@ -53,6 +58,7 @@ class WorkerKind(StrEnum):
     tts = "tts"
     animation = "animation"
     notify = "notify"
+    memory = "memory"
 
 
 # The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
@@ -62,6 +68,7 @@ KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
     WorkerKind.llm: [TaskName.reply],
     WorkerKind.tts: [TaskName.synthesize_segment],
     WorkerKind.animation: [TaskName.animate_segment],
+    WorkerKind.memory: [TaskName.distill_memories, TaskName.optimize_memories],
     WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled, TaskName.apply_retention],
 }
 
@@ -73,6 +80,7 @@ WORKER_POOLS: dict[str, list[Queue]] = {
     "tts": [Queue.tts],
     "animation": [Queue.animation],
     "notify": [Queue.notify, Queue.maintenance],
+    "memory": [Queue.memory],
 }
 POOL_KINDS: dict[str, WorkerKind] = {
     "stt-cpu": WorkerKind.stt,
@@ -81,6 +89,7 @@ POOL_KINDS: dict[str, WorkerKind] = {
     "tts": WorkerKind.tts,
     "animation": WorkerKind.animation,
     "notify": WorkerKind.notify,
+    "memory": WorkerKind.memory,
 }
 
 

@@ -107,6 +107,45 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the retention sweep runs."
     )
 
+    # --- long-term memory (pipelines/memory_*.py) ---------------------------------------------------
+    memory_enabled: bool = Field(
+        default=True,
+        description="Turns with a viewer_id are distilled into memories (memory queue) and recalled "
+        "into the LLM prompt.",
+    )
+    memory_store_uri: str = Field(
+        default=str(PROJECT_ROOT / ".run" / "memory"),
+        description="LanceDB location: a directory every worker can reach, or an object store URI "
+        "(s3://bucket/path) in production.",
+    )
+    memory_embedding_model: str = Field(
+        default="bundled:all-minilm-l6-v2",
+        description="A sentence-transformers model directory, or the bundled all-MiniLM-L6-v2.",
+    )
+    memory_embedding_dimensions: int = Field(default=384, ge=1)
+    memory_embedding_threads: int = Field(default=1, ge=1, description="Torch threads for embeddings.")
+    memory_read_consistency_s: float = Field(
+        default=1.0, ge=0, description="How stale a reader's view of new memories may be (0: none)."
+    )
+    memory_recall_limit: int = Field(default=8, ge=1, description="Memories fetched per turn.")
+    memory_token_budget: int = Field(
+        default=160, ge=0, description="Prompt tokens the recalled memories may take (of the context budget)."
+    )
+    memory_recall_by_similarity: bool = Field(
+        default=True,
+        description="Rank a viewer's memories by similarity to their line (loads the embedding model "
+        "in the LLM worker, in the background); false: the newest first.",
+    )
+    memory_summary_lines: int = Field(default=4, ge=1, description="Viewer lines kept in a session summary.")
+    memory_optimize_interval_s: float = Field(
+        default=600.0, gt=0, description="How often the store is compacted and its indexes updated."
+    )
+    memory_keep_versions_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Old store versions (which still hold erased memories) are dropped after this long.",
+    )
+
     # --- logs -------------------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lines below this level are dropped; user text appears only at debug."

@@ -31,7 +31,7 @@ from pipelines.queues import POOL_KINDS, WORKER_POOLS
 from pipelines.settings import PROJECT_ROOT
 from schemas.api_keys import Scope
 
-DEFAULT_POOLS = ["stt-cpu", "llm", "tts", "animation", "notify"]
+DEFAULT_POOLS = ["stt-cpu", "llm", "tts", "animation", "notify", "memory"]
 
 
 class StackError(RuntimeError):
@@ -151,6 +151,7 @@ class Stack:
 
     def child_env(self) -> dict[str, str]:
         env = {**os.environ, **self.env}
+        env.setdefault("VTUBER_MEMORY_STORE_URI", str(self.run_dir / "memory"))  # this stack's own
         env.update(
             VTUBER_REDIS_URL=self.redis_url,
             VTUBER_MONGO_URL=self.mongo_url,

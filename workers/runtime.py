@@ -26,6 +26,7 @@ KIND_MODULES: dict[WorkerKind, list[str]] = {
     WorkerKind.tts: ["workers.tasks.tts"],
     WorkerKind.animation: ["workers.tasks.animation"],
     WorkerKind.notify: ["workers.tasks.notify", "workers.tasks.maintenance"],
+    WorkerKind.memory: ["workers.tasks.memory"],
 }
 
 

@@ -39,6 +39,7 @@ TASK_STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     TaskName.reply: ("llm", ("job_id",)),
     TaskName.synthesize_segment: ("tts", ("job_id", "reply_attempt", "segment")),
     TaskName.animate_segment: ("animation", ("job_id", "reply_attempt", "segment")),
+    TaskName.distill_memories: ("memory", ("job_id",)),
 }
 RETRY_REASONS = ("retryable_error", "dependency_unavailable")
 COMMON_FAILURES = (ErrorCode.stage_timeout, ErrorCode.worker_crashed, ErrorCode.internal_error)
@@ -51,6 +52,8 @@ def backend_of(stage: str, settings: Settings) -> str:
         return settings.llm_backend
     if stage == "tts":
         return settings.tts_backend
+    if stage == "memory":
+        return "sentence_transformers"
     return "text_phonemes"
 
 
@@ -89,6 +92,7 @@ class StageRun:
     sent_at: float | None
     started_at: float = field(default_factory=time.perf_counter)
     deliveries: int = 1
+    redelivered: bool = False  # the broker's own flag: restored after a lost ack or a dead worker
     failed_code: str | None = None
 
     @classmethod
@@ -106,6 +110,7 @@ class StageRun:
             queue=queue,
             attempt=int(request.retries or 0) + 1,
             sent_at=float(sent_at) if isinstance(sent_at, int | float) else None,
+            redelivered=bool(delivery_info.get("redelivered")),
         )
         bind(
             stage=stage,
@@ -117,15 +122,17 @@ class StageRun:
         announce_series(stage, run.backend, queue, run.task_name)
         return run
 
-    def delivered(self, deliveries: int) -> None:
-        self.deliveries = deliveries
-        if deliveries > 1:
-            bind(delivery=deliveries)
+    def delivered(self, deliveries: int | None = None) -> None:
+        """This delivery, as counted by the caller (pipelines/deliveries.py), or else as the broker
+        flags it (batch files count their own claims)."""
+        self.deliveries = deliveries if deliveries is not None else 2 if self.redelivered else 1
+        if self.deliveries > 1:
+            bind(delivery=self.deliveries)
             REDELIVERIES.labels(self.task_name).inc()
 
     def started(self) -> None:
         """The work begins (the poison check passed): its wait in the queue ends here."""
-        if self.sent_at is not None and self.attempt == 1 and self.deliveries == 1:
+        if self.sent_at is not None and self.attempt == 1 and self.deliveries == 1 and not self.redelivered:
             waited = max(0.0, time.time() - self.sent_at)
             QUEUE_WAIT_SECONDS.labels(self.stage, self.backend, self.queue).observe(waited)
             bind(queue_wait_s=round(waited, 4))

@@ -8,13 +8,15 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
-from pipelines.backends import ChatModel
+from pipelines.backends import ChatMessage, ChatModel
 from pipelines.errors import StageError
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import begin_llm_attempt, finish_reply, is_active, is_current_attempt
 from pipelines.logging_setup import bind
+from pipelines.memory_recall import MemoryRecall
 from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_guard import guard_first_sentence, until_off_character
@@ -42,6 +44,19 @@ def close_stream(stream: Iterator[str]) -> None:
         close()
 
 
+def recall_memories(
+    memories: MemoryRecall | None, job: dict[str, Any], user_text: str, chat: ChatModel
+) -> ChatMessage | None:
+    """The viewer's memories as a message; a store that fails is logged and the turn goes on."""
+    if memories is None or not job.get("viewer_id"):
+        return None
+    try:
+        return memories.message_for(job, user_text, chat.count_tokens)
+    except Exception:
+        log.exception("memories not recalled", extra={"job_id": job["_id"]})
+        return None
+
+
 def let_the_first_sentence_be_voiced(ctx: StageContext, job_id: str, after: str) -> None:
     """Pause generating until the first sentence's audio is stored (``llm_first_audio_wait_s``).
 
@@ -61,7 +76,10 @@ def let_the_first_sentence_be_voiced(ctx: StageContext, job_id: str, after: str)
         )
 
 
-def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
+def generate_reply(
+    ctx: StageContext, chat: ChatModel, job_id: str, memories: MemoryRecall | None = None
+) -> None:
+    """``memories``: the viewer's long-term memories to recall into the prompt (None: memory off)."""
     job = begin_llm_attempt(ctx.storage, job_id)
     if job is None:
         return  # finished, failed, or the reply is already final
@@ -78,6 +96,7 @@ def generate_reply(ctx: StageContext, chat: ChatModel, job_id: str) -> None:
         user_text,
         count_tokens=chat.count_tokens,
         token_budget=ctx.settings.context_token_budget,
+        memories=recall_memories(memories, job, user_text, chat),
     )
     streamer = ReplyStreamer.for_persona(persona)
     pending: list[TaggedSegment] = []

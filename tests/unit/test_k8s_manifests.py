@@ -36,6 +36,7 @@ WORKER_POOLS = {
     "worker-tts",
     "worker-animation",
     "worker-notify",
+    "worker-memory",
 }
 Doc = dict[str, Any]
 

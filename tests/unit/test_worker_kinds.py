@@ -20,6 +20,8 @@ FOREIGN_RUNTIMES: dict[WorkerKind, list[str]] = {
     WorkerKind.tts: ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp"],
     WorkerKind.animation: ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp"],
     WorkerKind.notify: ["torch", "ctranslate2", "faster_whisper", "llama_cpp", "piper", "onnxruntime"],
+    # its embedding model (torch) loads on the first task, not at start
+    WorkerKind.memory: ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp", "piper"],
 }
 STT_TASKS = {TaskName.transcribe_utterance, TaskName.transcribe_file}  # routed at send time
 

@@ -61,6 +61,8 @@ def run_stage(
         if count_deliveries and given_up_as_poison(task, record_failure, run):
             run.finish("dead_lettered")
             return
+        if not count_deliveries:
+            run.delivered()
         run.started()
         body()
         run.finish("ok")

@@ -9,6 +9,7 @@ from pipelines.queues import TaskName
 from pipelines.stages.llm import generate_reply
 from schemas.jobs import Stage
 from workers.backends import chat_model
+from workers.memory_runtime import memory_recall
 from workers.runtime import app, settings, stage_context
 from workers.tasks.base import job_failure_recorder, run_stage
 
@@ -31,5 +32,5 @@ def reply(self: Task, job_id: str) -> None:
     run_stage(
         self,
         record_failure=job_failure_recorder(job_id, Stage.llm),
-        body=lambda: generate_reply(stage_context(), chat_model(settings()), job_id),
+        body=lambda: generate_reply(stage_context(), chat_model(settings()), job_id, memory_recall()),
     )

@@ -1,0 +1,192 @@
+"""Long-term memories in LanceDB: one row per remembered fact or session summary, with its vector.
+
+Why LanceDB: it runs embedded (a directory, no server, like the rest of the default stack) and the
+same code scales out on an object store (``s3://``, ``gs://``, ``az://``) shared by every worker in
+production. A recall is a vector search pre-filtered on the scope (persona + viewer) through a
+BTREE scalar index, so it reads only that viewer's rows: bench/bench_memory.py measures it at 100k
+memories against the 30 ms budget of the live path, and qdrant-client's local mode for comparison.
+
+Rows are keyed by a deterministic id (the viewer, persona and what the row is about), and written
+with merge-insert on that id: a redelivered task rewrites the same rows, never adds a second copy,
+and a fact stated again (a new favourite game) replaces the old one.
+"""
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
+
+TABLE = "memories"
+INDEXED_COLUMNS = ("scope", "viewer_id", "session_id")
+
+
+def scope_of(persona: str, viewer_id: str) -> str:
+    """Memory is per viewer and per persona: one column to filter on, with an index of its own."""
+    return f"{persona}\x1f{viewer_id}"
+
+
+def memory_id(persona: str, viewer_id: str, key: str) -> str:
+    return hashlib.sha256(f"{persona}\x1f{viewer_id}\x1f{key}".encode()).hexdigest()[:32]
+
+
+def sql_string(value: str) -> str:
+    """A string literal for a LanceDB filter (DataFusion SQL): quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A row to store: ``key`` says what it is about (a fact's slot, ``summary:<session>``)."""
+
+    viewer_id: str
+    persona: str
+    session_id: str
+    kind: str  # "fact" | "summary"
+    key: str
+    text: str
+    job_id: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Recalled:
+    kind: str
+    key: str
+    text: str
+    session_id: str
+    updated_at: datetime
+    distance: float | None
+
+
+class MemoryStore:
+    """``uri``: a directory or an object-store URI; ``read_consistency_s``: how stale a reader's
+    view of other processes' writes may be (0: check on every read)."""
+
+    def __init__(self, uri: str, *, dimensions: int, read_consistency_s: float = 1.0) -> None:
+        import lancedb  # the API process and workers without memory never load it
+        import pyarrow as pa
+
+        self.dimensions = dimensions
+        self.db = lancedb.connect(uri, read_consistency_interval=timedelta(seconds=read_consistency_s))
+        schema = pa.schema(
+            [
+                ("id", pa.string()),
+                ("scope", pa.string()),
+                ("viewer_id", pa.string()),
+                ("persona", pa.string()),
+                ("session_id", pa.string()),
+                ("kind", pa.string()),
+                ("key", pa.string()),
+                ("text", pa.string()),
+                ("job_id", pa.string()),
+                ("updated_at", pa.timestamp("us", tz="UTC")),
+                ("vector", pa.list_(pa.float32(), dimensions)),
+            ]
+        )
+        self.table: Table = self.db.create_table(TABLE, schema=schema, exist_ok=True)
+        self._ensure_indexes()
+
+    def _ensure_indexes(self) -> None:
+        from lancedb.index import BTree
+
+        present = {column for index in self.table.list_indices() for column in index.columns}
+        for column in INDEXED_COLUMNS:
+            if column not in present:
+                self.table.create_index(column, config=BTree(), replace=False)
+
+    def upsert(self, memories: list[Memory]) -> None:
+        """Insert or replace by id (idempotent)."""
+        if not memories:
+            return
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = [
+            {
+                "id": memory_id(m.persona, m.viewer_id, m.key),
+                "scope": scope_of(m.persona, m.viewer_id),
+                "viewer_id": m.viewer_id,
+                "persona": m.persona,
+                "session_id": m.session_id,
+                "kind": m.kind,
+                "key": m.key,
+                "text": m.text,
+                "job_id": m.job_id,
+                "updated_at": now,
+                "vector": np.asarray(m.vector, dtype=np.float32),
+            }
+            for m in memories
+        ]
+        self.table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+
+    def search(
+        self, persona: str, viewer_id: str, vector: np.ndarray | None, *, limit: int
+    ) -> list[Recalled]:
+        """The viewer's memories for this persona: nearest to ``vector`` first, or without a
+        vector the newest first."""
+        where = f"scope = {sql_string(scope_of(persona, viewer_id))}"
+        columns = ["kind", "key", "text", "session_id", "updated_at"]
+        if vector is not None:
+            query = self.table.search(np.asarray(vector, dtype=np.float32)).where(where, prefilter=True)
+            rows = query.select([*columns, "_distance"]).limit(limit).to_list()
+        else:
+            rows = self.table.search().where(where).select(columns).limit(10_000).to_list()
+            rows = sorted(rows, key=lambda row: row["updated_at"], reverse=True)[:limit]
+        return [
+            Recalled(
+                kind=row["kind"],
+                key=row["key"],
+                text=row["text"],
+                session_id=row["session_id"],
+                updated_at=row["updated_at"],
+                distance=row.get("_distance"),
+            )
+            for row in rows
+        ]
+
+    def count(self, *, viewer_id: str | None = None, session_id: str | None = None) -> int:
+        if viewer_id is not None:
+            return self.table.count_rows(f"viewer_id = {sql_string(viewer_id)}")
+        if session_id is not None:
+            return self.table.count_rows(f"session_id = {sql_string(session_id)}")
+        return self.table.count_rows()
+
+    def delete_viewer(self, viewer_id: str) -> None:
+        """Everything remembered about a viewer, under every persona."""
+        self.table.delete(f"viewer_id = {sql_string(viewer_id)}")
+
+    def delete_session(self, session_id: str) -> None:
+        """What was learnt in a session: its summary and the facts last stated in it."""
+        self.table.delete(f"session_id = {sql_string(session_id)}")
+
+    def delete_older_than(self, before: datetime) -> None:
+        """Retention: memories not restated since ``before``."""
+        self.table.delete(f"updated_at < timestamp '{before.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}'")
+
+    def optimize(self, *, keep_versions_s: float) -> None:
+        """Compact small appends, bring new rows into the indexes, and drop old versions (which
+        still hold deleted memories) older than ``keep_versions_s``."""
+        self.table.optimize(cleanup_older_than=timedelta(seconds=keep_versions_s))
+
+
+_stores: dict[tuple[str, int, float], MemoryStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(uri: str, *, dimensions: int, read_consistency_s: float) -> MemoryStore:
+    """One store per process and location (opening a table reads its manifest)."""
+    key = (uri, dimensions, read_consistency_s)
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = MemoryStore(uri, dimensions=dimensions, read_consistency_s=read_consistency_s)
+        return _stores[key]
+
+
+def forget_open_stores() -> None:
+    """After a fork: a child opens its own."""
+    with _stores_lock:
+        _stores.clear()
