@@ -178,9 +178,17 @@ def _add_segment(
 
 
 def finish_reply(
-    storage: Storage, job_id: str, attempt: int, *, seconds: float, reply: dict[str, Any], total: int
+    storage: Storage,
+    job_id: str,
+    attempt: int,
+    *,
+    seconds: float,
+    reply: dict[str, Any],
+    total: int,
+    model: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """Make the reply final (fenced by the attempt); the job after it, None for a stale attempt."""
+    """Make the reply final (fenced by the attempt); the job after it, None for a stale attempt.
+    ``model``: the backend and model that wrote it (``models.llm``, shown in history)."""
     now = utcnow()
     return update_and_read(
         storage.jobs,
@@ -193,6 +201,7 @@ def finish_reply(
                 "updated_at": now,
                 f"timings.{Stage.llm.value}.finished_at": now,
                 f"timings.{Stage.llm.value}.seconds": round(seconds, 4),
+                **({"models.llm": model} if model else {}),
             }
         },
     )

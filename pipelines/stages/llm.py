@@ -22,6 +22,7 @@ from pipelines.prompting import build_messages
 from pipelines.reply_guard import guard_first_sentence, until_off_character
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
 from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
+from pipelines.settings import Settings
 from pipelines.stages.completion import complete_if_done
 from pipelines.stages.context import StageContext
 from pipelines.verbatim import release_held_lines
@@ -74,6 +75,14 @@ def let_the_first_sentence_be_voiced(ctx: StageContext, job_id: str, after: str)
             ),
             wait_s,
         )
+
+
+def model_used(settings: Settings, chat: ChatModel, persona_model: str | None) -> dict[str, str]:
+    """Which backend and model answer: the local backend runs its configured file whatever the
+    persona asks for; a remote one the persona's model (a fine-tune) or the configured default."""
+    if chat.name == "local":
+        return {"backend": chat.name, "model": settings.llm_local_model}
+    return {"backend": chat.name, "model": persona_model or settings.openai_model}
 
 
 def generate_reply(
@@ -190,7 +199,15 @@ def generate_reply(
         "motions": [motion for segment in spoken for motion in segment.motions],
         "done": True,
     }
-    finished = finish_reply(ctx.storage, job_id, attempt, seconds=seconds, reply=reply, total=emitted)
+    finished = finish_reply(
+        ctx.storage,
+        job_id,
+        attempt,
+        seconds=seconds,
+        reply=reply,
+        total=emitted,
+        model=model_used(ctx.settings, chat, persona.llm_model),
+    )
     if finished is None:
         return  # failed meanwhile, or a newer attempt took over: its reply counts, not this one
     # Every segment of this reply is in the tts queue now: a verbatim line held behind it may follow.

@@ -84,6 +84,8 @@ def test_segments_are_dispatched_in_order_with_tags_parsed(context: StageContext
     job = jobs.get_job(context.storage, job_id)
     assert job is not None and job["segments_total"] == 5 and job["reply"]["done"]
     assert "[" not in job["reply"]["text"] and job["reply"]["motions"] == ["wave"]
+    # Which backend and model wrote it, for history (a remote backend: the configured model).
+    assert job["models"]["llm"] == {"backend": "scripted", "model": context.settings.openai_model}
     roles = [m.role for m in chat.calls[0]]
     assert roles[0] == "system" and roles[-1] == "user" and chat.calls[0][-1].content == "hello!"
 

@@ -54,6 +54,7 @@ def test_gpt_sovits_segment_gets_audio_and_an_energy_based_track(context: StageC
 
     stored = segments.get_segment(storage, job_id, 1, 0)
     assert stored is not None and stored["phonemes"] is None
+    assert stored["tts_backend"] == "gpt_sovits"  # shown per turn in history
     assert storage.db["audio.files"].count_documents({"metadata.job_id": job_id}) == 2  # wav + ogg
     samples, rate = soundfile.read(io.BytesIO(storage.read_audio(stored["audio_id"])))
     assert rate == 32000 and abs(len(samples) / rate - stored["duration_s"]) < 0.001
