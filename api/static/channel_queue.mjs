@@ -7,6 +7,8 @@ import { EVENT_TYPES, createTurnFeed } from "./turn_feed.mjs";
 const JOB_EVENTS = new Set(EVENT_TYPES);
 const FORGET_AFTER = 500; // finished turns remembered, so a late duplicate of their end is ignored
 
+const audioOf = (segment) => segment.audio_id ?? segment.audio_url ?? null;
+
 /** A stream entry id ("<ms>-<seq>") as a pair of numbers; compare with `idAfter`. */
 function idParts(id) {
   const match = /^(\d+)-(\d+)$/.exec(id ?? "");
@@ -24,7 +26,8 @@ export function idAfter(id, last) {
 
 /**
  * `apply(type, data)` takes one channel event and returns what the page must do now:
- * - `{kind: "load", jobId, index, segment}`: fetch this segment's audio (then call `loaded`);
+ * - `{kind: "load", jobId, index, segment}`: fetch this segment's audio (then call `loaded`
+ *   with the same segment);
  * - `{kind: "stop", jobId}`: stop this turn's audio if it is playing (interrupted, or replaced
  *   by a new LLM attempt);
  * - `{kind: "command", command}`: a manual avatar command, to apply at once.
@@ -58,7 +61,14 @@ export class ChannelQueue {
         out.push({ kind: "stop", jobId });
       } else if (action.kind === "load") {
         const { segment } = action;
-        turn.segments.set(action.index, { index: action.index, text: segment.text || "", media: undefined, track: null, loadedAt: null });
+        turn.segments.set(action.index, {
+          index: action.index,
+          audio: audioOf(segment),
+          text: segment.text || "",
+          media: undefined,
+          track: null,
+          loadedAt: null,
+        });
         out.push({ kind: "load", jobId, index: action.index, segment });
       } else if (action.kind === "track") {
         const known = turn.segments.get(action.index);
@@ -73,12 +83,17 @@ export class ChannelQueue {
     return out;
   }
 
-  /** The segment's audio is ready to play (`media`: whatever the page plays), or failed (null: skipped). */
-  loaded(jobId, index, media, now) {
-    const segment = this.byJob.get(jobId)?.segments.get(index);
-    if (!segment) return;
-    segment.media = media;
-    segment.loadedAt = now;
+  /**
+   * The audio of the `segment` a load action named is ready to play (`media`: whatever the page
+   * plays), or failed (null: skipped). False when nobody wants it any more (its turn was dropped,
+   * or a new attempt replaced it while it loaded): the page releases it.
+   */
+  loaded(jobId, segment, media, now) {
+    const known = this.byJob.get(jobId)?.segments.get(segment.index);
+    if (!known || known.audio !== audioOf(segment) || known.media !== undefined) return false;
+    known.media = media;
+    known.loadedAt = now;
+    return true;
   }
 
   /**

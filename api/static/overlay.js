@@ -1,7 +1,8 @@
 // The OBS overlay at /overlay/{session_id}#key=...: the avatar's face and subtitles on a transparent
 // page, driven only by the session's channel, so a turn started by any client plays here. Segments
 // play back to back (an audio element each), the mouth follows the segment's track at the audio's
-// own clock, an interrupt stops the voice at once, manual commands move the face.
+// own clock, an interrupt stops the voice at once, manual commands move the face. For tests and
+// debugging, <body> carries data-channel, -playing, -played, -expression and -motion.
 import { AvatarControl } from "./avatar_commands.mjs";
 import { ChannelQueue } from "./channel_queue.mjs";
 import { mountFace } from "./face.mjs";
@@ -54,8 +55,18 @@ function onState(state, detail) {
 
 function command(cmd) {
   const effect = control.apply(cmd, now());
-  status.expression = control.expression ? control.expression.name : "";
-  if (effect && effect.reset) status.expression = "";
+  if (effect && effect.motion) cue(effect.motion);
+  if (effect && effect.reset) cue(null);
+}
+
+/** A motion is a body gesture this face does not have: it hops once, so the cue is seen. */
+function cue(motion) {
+  const slot = $("face-slot");
+  slot.classList.remove("motion");
+  status.motion = motion || "";
+  if (!motion) return;
+  void slot.offsetWidth; // restart the animation when the same cue comes twice
+  slot.classList.add("motion");
 }
 
 // --- audio -----------------------------------------------------------------------------------
@@ -67,7 +78,7 @@ async function load(jobId, index, segment) {
   } catch (error) {
     console.warn(`overlay: segment ${index} of ${jobId}: ${error.message}; skipped`);
   }
-  queue.loaded(jobId, index, media, now());
+  if (!queue.loaded(jobId, segment, media, now()) && media) URL.revokeObjectURL(media.src); // not wanted now
 }
 
 /** The segment's audio as announced (its Ogg copy may not be written yet), as an audio element on
@@ -150,6 +161,8 @@ function animate() {
   // Between lines the face rests and blinks every 4 s.
   frame = frame || { ...REST, blink: blinkWeight([{ t: 3.8, duration_s: 0.15 }], t % 4) };
   drawFace({ ...frame, expressions: control.blend(frame.expressions, t) }, control.gaze);
+  const held = control.expressionWeight(t) > 0 ? control.expression.name : "";
+  if (status.expression !== held) status.expression = held;
 }
 
 if (!sessionId || !apiKey) {

@@ -17,6 +17,7 @@ const seg = (index, extra = {}) => ({ index, text: `line ${index}`, emotion: "ne
 const audio = (job, index) => ev("segment.audio_ready", job, { segment: seg(index, { audio_url: `v1/audio/${job}${index}`, audio_id: `${job}${index}` }) });
 const animated = (job, index) =>
   ev("segment.animation_ready", job, { segment: seg(index, { audio_url: `v1/audio/${job}${index}`, audio_id: `${job}${index}`, ready: true, animation: TRACK }) });
+const at = (job, index) => ({ index, audio_id: `${job}${index}` }); // what a load action named
 const completed = (job, total) => ev("job.completed", job, { segments_total: total });
 
 /** Feed events; returns the actions as short strings. */
@@ -55,10 +56,10 @@ describe("channel queue", () => {
     ]);
     assert.deepEqual(actions, ["load B:0", "load A:1", "load A:0"]);
     assert.equal(q.next(10), null, "nothing is loaded yet");
-    q.loaded("B", 0, "b0", 1);
-    q.loaded("A", 1, "a1", 1);
+    q.loaded("B", at("B", 0), "b0", 1);
+    q.loaded("A", at("A", 1), "a1", 1);
     assert.equal(q.next(10), null, "A:0 comes first and is not loaded");
-    q.loaded("A", 0, "a0", 1);
+    q.loaded("A", at("A", 0), "a0", 1);
     assert.deepEqual(playAll(q), ["A:0", "A:1", "B:0"]);
     assert.equal(q.busy, false);
   });
@@ -66,7 +67,7 @@ describe("channel queue", () => {
   test("a segment waits briefly for its track, then plays without it; the track joins later", () => {
     const q = new ChannelQueue({ trackGraceS: 0.25 });
     feed(q, [ev("job.queued", "A"), audio("A", 0)]);
-    q.loaded("A", 0, "a0", 5.0);
+    q.loaded("A", at("A", 0), "a0", 5.0);
     assert.equal(q.next(5.1), null);
     const next = q.next(5.3);
     assert.equal(next.index, 0);
@@ -79,8 +80,8 @@ describe("channel queue", () => {
     const q = new ChannelQueue();
     feed(q, [ev("job.queued", "A"), animated("A", 0), animated("A", 1), completed("A", 2)]);
     feed(q, [audio("A", 0), audio("A", 1)]); // repeats change nothing
-    q.loaded("A", 0, null, 0);
-    q.loaded("A", 1, "a1", 0);
+    q.loaded("A", at("A", 0), null, 0);
+    q.loaded("A", at("A", 1), "a1", 0);
     assert.deepEqual(playAll(q), ["A:1"]);
   });
 
@@ -95,11 +96,12 @@ describe("channel queue", () => {
       completed("B", 1),
     ]);
     assert.deepEqual(actions, ["load A:0", "load A:1", "load B:0"]);
-    for (const [job, index] of [["A", 0], ["A", 1], ["B", 0]]) q.loaded(job, index, `${job}${index}`, 0);
+    for (const [job, index] of [["A", 0], ["A", 1], ["B", 0]]) q.loaded(job, at(job, index), `${job}${index}`, 0);
     const first = q.next(10);
     assert.equal(`${first.jobId}:${first.index}`, "A:0");
     const stop = feed(q, [ev("job.interrupted", "A", { interruption: { heard_segments: 1, heard_text: "line 0" } })]);
     assert.deepEqual(stop, ["stop A"]);
+    assert.equal(q.loaded("A", at("A", 1), "late", 0), false, "audio of a dropped turn is not wanted");
     assert.deepEqual(playAll(q), ["B:0"]);
     assert.deepEqual(feed(q, [completed("A", 2), animated("A", 1)]), [], "news of a dropped turn is ignored");
   });
@@ -108,19 +110,21 @@ describe("channel queue", () => {
     const q = new ChannelQueue();
     const attempt = (n, id) => ev("segment.audio_ready", "A", { attempt: n, segment: seg(0, { audio_url: `v1/audio/${id}`, audio_id: id }) });
     assert.deepEqual(feed(q, [ev("job.queued", "A"), attempt(1, "x")]), ["load A:0"]);
-    q.loaded("A", 0, "x", 0);
+    q.loaded("A", { index: 0, audio_id: "x" }, "x", 0);
     assert.equal(q.next(10).media, "x");
     assert.deepEqual(feed(q, [attempt(2, "y")]), ["stop A", "load A:0"]);
     assert.equal(q.next(10), null, "the new attempt's audio is not loaded yet");
-    q.loaded("A", 0, "y", 0);
+    assert.equal(q.loaded("A", { index: 0, audio_id: "x" }, "x again", 0), false, "a late load of the old attempt");
+    assert.equal(q.next(10), null);
+    assert.equal(q.loaded("A", { index: 0, audio_id: "y" }, "y", 0), true);
     assert.equal(q.next(10).media, "y");
   });
 
   test("a failed turn plays the run of segments that have audio", () => {
     const q = new ChannelQueue();
     feed(q, [ev("job.queued", "A"), animated("A", 0), animated("A", 2), ev("job.failed", "A", { error: { code: "tts_failed", message: "x" } })]);
-    q.loaded("A", 0, "a0", 0);
-    q.loaded("A", 2, "a2", 0);
+    q.loaded("A", at("A", 0), "a0", 0);
+    q.loaded("A", at("A", 2), "a2", 0);
     assert.deepEqual(playAll(q), ["A:0"]);
     assert.equal(q.busy, false);
   });

@@ -78,7 +78,7 @@ def test_a_turn_from_another_client_plays_in_the_overlay(
         assert response.status_code == 202, response.text
         job_id = response.json()["job_id"]
         job = wait_for_job(api, job_id)
-        assert job["status"] == "completed", job
+        assert job["status"] == "completed", job.get("error")
         segments = sorted(job["segments"], key=lambda s: s["index"])
         assert segments, "the reply had no segment to play"
         # Every segment's audio element ends (it played through) before the overlay goes quiet.
@@ -103,6 +103,13 @@ def test_a_turn_from_another_client_plays_in_the_overlay(
             command = {"action": "expression", "expression": "surprised", "duration_s": 30}
             assert admin.post(f"/v1/sessions/{session_id}/avatar", json=command).status_code == 200
             wait_in_page(page, "() => document.body.dataset.expression === 'surprised'", "no expression", 30)
+            look = {"action": "look_at", "x": 1.0, "y": 0.0, "z": 1.0}
+            assert admin.post(f"/v1/sessions/{session_id}/avatar", json=look).status_code == 200
+            wave = {"action": "motion", "motion": "wave"}
+            assert admin.post(f"/v1/sessions/{session_id}/avatar", json=wave).status_code == 200
+            wait_in_page(page, "() => document.body.dataset.motion === 'wave'", "no motion cue", 30)
+            eye = page.evaluate("() => Number(document.getElementById('eye-left').getAttribute('cx'))")
+            assert eye > 70, "the eyes did not turn to the right"
             reset = admin.post(f"/v1/sessions/{session_id}/avatar", json={"action": "reset"})
             assert reset.status_code == 200, reset.text
             wait_in_page(page, "() => document.body.dataset.expression === ''", "reset did not clear it", 30)
@@ -171,7 +178,7 @@ def test_without_websockets_the_overlay_follows_the_session_over_sse(
             spoken = admin.post(f"/v1/sessions/{session_id}/speak", json={"text": "Thanks for the follow!"})
         assert spoken.status_code == 202, spoken.text
         job = wait_for_job(api, spoken.json()["job_id"])
-        assert job["status"] == "completed", job
+        assert job["status"] == "completed", job.get("error")
         wait_in_page(
             page,
             "(n) => Number(document.body.dataset.played) === n && !document.body.dataset.playing",
