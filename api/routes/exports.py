@@ -45,7 +45,11 @@ def turn_filter(
 Turns = Annotated[TurnFilter, Depends(turn_filter)]
 
 
-@router.get("/chat.jsonl", response_class=StreamingResponse)
+@router.get(
+    "/chat.jsonl",
+    response_class=StreamingResponse,
+    responses={200: {"description": "One JSON object per line.", "content": {"application/jsonl": {}}}},
+)
 def export_chat(_: AdminKey, storage: StorageDep, turns: Turns) -> StreamingResponse:
     """OpenAI chat fine-tuning JSONL of the chosen turns: system (the persona prompt that
     answered), user, assistant. Failed turns never; turns whose prompt is unknown are left out."""
@@ -56,7 +60,11 @@ def export_chat(_: AdminKey, storage: StorageDep, turns: Turns) -> StreamingResp
     )
 
 
-@router.get("/speech.tar", response_class=StreamingResponse)
+@router.get(
+    "/speech.tar",
+    response_class=StreamingResponse,
+    responses={200: {"description": "audio/... and manifest.jsonl.", "content": {"application/x-tar": {}}}},
+)
 def export_speech(
     _: AdminKey,
     storage: StorageDep,
