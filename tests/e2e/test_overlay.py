@@ -97,26 +97,39 @@ def test_a_turn_from_another_client_plays_in_the_overlay(
         assert max(mouths) >= 0.2 and min(mouths) < max(mouths) / 2
         assert set(seen["restingMouths"]) == {0}, "at rest the mouth is closed"
 
-        # A manual expression reaches the face at once through the same channel.
-        admin = httpx.Client(base_url=stack.api_url, timeout=30, headers=stack.api_headers)
-        with admin:
-            command = {"action": "expression", "expression": "surprised", "duration_s": 30}
-            assert admin.post(f"/v1/sessions/{session_id}/avatar", json=command).status_code == 200
-            wait_in_page(page, "() => document.body.dataset.expression === 'surprised'", "no expression", 30)
-            look = {"action": "look_at", "x": 1.0, "y": 0.0, "z": 1.0}
-            assert admin.post(f"/v1/sessions/{session_id}/avatar", json=look).status_code == 200
-            wave = {"action": "motion", "motion": "wave"}
-            assert admin.post(f"/v1/sessions/{session_id}/avatar", json=wave).status_code == 200
-            wait_in_page(page, "() => document.body.dataset.motion === 'wave'", "no motion cue", 30)
-            eye = page.evaluate("() => Number(document.getElementById('eye-left').getAttribute('cx'))")
-            assert eye > 70, "the eyes did not turn to the right"
-            reset = admin.post(f"/v1/sessions/{session_id}/avatar", json={"action": "reset"})
-            assert reset.status_code == 200, reset.text
-            wait_in_page(page, "() => document.body.dataset.expression === ''", "reset did not clear it", 30)
-
         shot = transparent_share(browser, page.screenshot(omit_background=True))
         assert shot["corners"] == [0, 0, 0, 0], "the page must be see-through around the avatar"
         assert 0.3 < shot["clearShare"] < 0.98, f"see-through share {shot['clearShare']}: no face drawn?"
+        assert errors == [], errors
+    finally:
+        page.close()
+
+
+def test_manual_commands_reach_the_overlay_at_once(
+    api: httpx.Client, session_id: str, stack: Stack, browser: "Browser"
+) -> None:
+    key = str(api.headers["Authorization"]).removeprefix("Bearer ")
+    page, errors = open_overlay(browser, stack, session_id, key)
+    try:
+        with httpx.Client(base_url=stack.api_url, timeout=30, headers=stack.api_headers) as admin:
+
+            def send(command: dict[str, Any]) -> None:
+                response = admin.post(f"/v1/sessions/{session_id}/avatar", json=command)
+                assert response.status_code == 200, response.text
+
+            send({"action": "expression", "expression": "surprised", "duration_s": 30})
+            wait_in_page(page, "() => document.body.dataset.expression === 'surprised'", "no expression", 30)
+            send({"action": "look_at", "x": 1.0, "y": 0.0, "z": 1.0})
+            send({"action": "motion", "motion": "wave"})
+            wait_in_page(page, "() => document.body.dataset.motion === 'wave'", "no motion cue", 30)
+            eye = page.evaluate("() => Number(document.getElementById('eye-left').getAttribute('cx'))")
+            assert eye > 70, "the eyes did not turn to the right"
+            send({"action": "reset"})
+            wait_in_page(page, "() => document.body.dataset.expression === ''", "reset did not clear it", 30)
+            wait_in_page(
+                page, "() => Number(document.getElementById('eye-left').getAttribute('cx')) === 70",
+                "reset did not bring the eyes back", 30,
+            )  # fmt: skip
         assert errors == [], errors
     finally:
         page.close()
