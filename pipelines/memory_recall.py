@@ -1,10 +1,13 @@
 """Recall for the live path: a viewer's memories, as one message for the LLM, within budgets.
 
-The query is the viewer's line embedded with the memory model; until that model has loaded in
-this process (it loads in the background on first use, so no turn waits for it) or when it is not
-installed, the newest memories are taken instead. Facts come before session summaries; the
-session in progress is left out (the short-term context already holds it). The message goes
-after the persona's system prompt and examples, so the prefix llama.cpp caches stays the same.
+A viewer with no more memories than the limit gets them all, with no model on the path. Beyond
+the limit, with ``memory_recall_by_similarity``, the query is the viewer's line embedded with the
+memory model; until that model has loaded in this process (it loads in the background on first
+use, so no turn waits for it), when it is not installed or the setting is off, the store's own
+order is taken: facts, then the newest summaries. Facts come before session
+summaries; the session in progress is left out (the short-term context already holds it). The
+message goes after the persona's system prompt and examples, so the prefix llama.cpp caches stays
+the same.
 """
 
 import logging
@@ -66,9 +69,15 @@ class MemoryRecall:
         if not viewer_id:
             return None
         started = time.perf_counter()
-        embedder = self.embedder()
-        vector = embedder.embed([user_text])[0] if embedder is not None and user_text.strip() else None
-        found = self.store.search(job["persona"], viewer_id, vector, limit=self.limit)
+        # Most viewers have fewer memories than the limit: all of them are recalled and the line
+        # need not be embedded (tens of milliseconds on a busy CPU). Only beyond the limit are
+        # they ranked by similarity to what the viewer just said.
+        found = self.store.search(job["persona"], viewer_id, None, limit=self.limit + 1)
+        vector = None
+        if len(found) > self.limit and user_text.strip() and (embedder := self.embedder()) is not None:
+            vector = embedder.embed([user_text])[0]
+            found = self.store.search(job["persona"], viewer_id, vector, limit=self.limit)
+        found = found[: self.limit]
         message = memory_message(
             found,
             viewer_name=job.get("viewer_name"),

@@ -127,7 +127,7 @@ class MemoryStore:
         self, persona: str, viewer_id: str, vector: np.ndarray | None, *, limit: int
     ) -> list[Recalled]:
         """The viewer's memories for this persona: nearest to ``vector`` first, or without a
-        vector the newest first."""
+        vector the facts (a few, one per slot) and then the newest summaries."""
         where = f"scope = {sql_string(scope_of(persona, viewer_id))}"
         columns = ["kind", "key", "text", "session_id", "updated_at"]
         if vector is not None:
@@ -135,7 +135,8 @@ class MemoryStore:
             rows = query.select([*columns, "_distance"]).limit(limit).to_list()
         else:
             rows = self.table.search().where(where).select(columns).limit(10_000).to_list()
-            rows = sorted(rows, key=lambda row: row["updated_at"], reverse=True)[:limit]
+            rows.sort(key=lambda row: row["updated_at"], reverse=True)
+            rows = sorted(rows, key=lambda row: row["kind"] != "fact")[:limit]  # stable: newest within
         return [
             Recalled(
                 kind=row["kind"],

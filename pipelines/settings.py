@@ -132,9 +132,10 @@ class Settings(BaseSettings):
         default=160, ge=0, description="Prompt tokens the recalled memories may take (of the context budget)."
     )
     memory_recall_by_similarity: bool = Field(
-        default=True,
-        description="Rank a viewer's memories by similarity to their line (loads the embedding model "
-        "in the LLM worker, in the background); false: the newest first.",
+        default=False,
+        description="For a viewer with more memories than the recall limit, rank them by similarity "
+        "to their line (the LLM worker loads the embedding model; embedding a line took 45-150 ms on "
+        "busy shared cores, docs/memory_bench.md); false: facts, then the newest summaries.",
     )
     memory_summary_lines: int = Field(default=4, ge=1, description="Viewer lines kept in a session summary.")
     memory_optimize_interval_s: float = Field(

@@ -45,6 +45,7 @@ def settings(servers: Stack, tmp_path: Path) -> Settings:
         redis_url=servers.redis_url,
         mongo_url=servers.mongo_url,
         mongo_db=f"t_{os.urandom(4).hex()}",
+        memory_store_uri=str(tmp_path / "memory"),  # each test's own long-term memory store
         model_cache_dir=Path(os.environ.get("VTUBER_MODEL_CACHE_DIR", Settings().model_cache_dir)),
     )
 

@@ -1,8 +1,9 @@
 """Per-process long-term memory pieces: the store, the embedder, and the recall the LLM stage uses.
 
-The memory worker loads the embedder on its first task. The LLM worker loads it in the background
-on its first turn with a viewer (pipelines/memory_recall.py): until then, or in an image without
-the embedding runtime, it recalls the newest memories, so no turn waits for a model load.
+The memory worker loads the embedder on its first task. The LLM worker needs it only with
+``memory_recall_by_similarity``, and then loads it in the background on the first turn that needs
+it (pipelines/memory_recall.py): until then, or in an image without the embedding runtime, it
+recalls facts and the newest summaries, so no turn waits for a model load.
 """
 
 import importlib.util

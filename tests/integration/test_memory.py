@@ -86,6 +86,12 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
         assert fact in message.content
     assert "Hollow Knight" in message.content and "In a stream on" in message.content  # the summary
     assert not any(word in message.content for word in ("Bob", "Pixel", "Tetris"))
+    # More memories than the recall limit: the ones nearest to what she asks are recalled.
+    asked = MemoryRecall(store=store, embedder=lambda: embedder, limit=1, token_budget=160)
+    pet = asked.message_for(later, "what was my dog called again?", lambda text: len(text) // 4 + 1)
+    assert pet is not None and pet.content.splitlines()[1:] == ["- They have a dog named Biscuit."]
+    game = asked.message_for(later, "which video game do I love most?", lambda text: len(text) // 4 + 1)
+    assert game is not None and game.content.splitlines()[1:] == ["- Their favourite game is Hollow Knight."]
     # Memory is per persona too: another persona knows nothing of Alice.
     assert store.search("other-persona", "alice", None, limit=10) == []
 
@@ -103,6 +109,8 @@ def test_a_redelivered_task_stores_nothing_twice_and_a_restated_fact_replaces_th
     assert "Their favourite game is Celeste." in facts
     assert "Their favourite game is Hollow Knight." not in facts
     assert store.count(viewer_id="alice") == 5  # the same 3 facts, a summary for each stream
+    # Without a query vector the facts come before the (newer) summaries.
+    assert {m.kind for m in store.search("hana", "alice", None, limit=3)} == {"fact"}
 
 
 def test_turns_without_a_viewer_or_unfinished_teach_nothing(

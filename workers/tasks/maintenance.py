@@ -18,6 +18,11 @@ app.conf.beat_schedule = {
     "recover-stalled-work": {"task": TaskName.recover_stalled, "schedule": settings().recovery_interval_s},
     "apply-retention": {"task": TaskName.apply_retention, "schedule": settings().retention_interval_s},
 }
+if settings().memory_enabled:  # compaction runs on the memory worker (its queue), sent from here
+    app.conf.beat_schedule["optimize-memories"] = {
+        "task": TaskName.optimize_memories,
+        "schedule": settings().memory_optimize_interval_s,
+    }
 
 
 @app.task(name=TaskName.recover_stalled, bind=True)
