@@ -63,6 +63,7 @@ def history_turn(
         kind=job["kind"],
         status=job["status"],
         viewer_id=job.get("viewer_id"),
+        viewer_name=job.get("viewer_name"),
         persona=job["persona"],
         persona_version=job["persona_version"],
         user_text=job.get("input_text") or transcript.get("text"),

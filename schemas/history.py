@@ -38,6 +38,7 @@ class HistoryTurn(BaseModel):
     )
     status: JobStatus
     viewer_id: str | None = None
+    viewer_name: str | None = Field(default=None, description="How the viewer appeared in chat then.")
     persona: str
     persona_version: str
     user_text: str | None = Field(default=None, description="What the viewer typed, or the transcript.")

@@ -55,6 +55,7 @@ def stored_turn(
     kind: str = "text",
     status: str = "completed",
     viewer_id: str | None = None,
+    viewer_name: str | None = None,
     persona: str = "hana",
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -77,7 +78,11 @@ def stored_turn(
         input_text=text if kind != "audio" else None,
         input_audio_id=audio_id,
         owner=owner,
-        extra={"viewer_id": viewer_id, "system_prompt_id": record_for(storage, persona)},
+        extra={
+            "viewer_id": viewer_id,
+            "viewer_name": viewer_name,
+            "system_prompt_id": record_for(storage, persona),
+        },
     )
     job_id = job["_id"]
     events = EventLog(client, ttl_s=600)

@@ -18,6 +18,8 @@ from pipelines.storage import Storage
 from schemas.api_keys import Scope
 from tests.conversation_data import days_ago, new_session, rate, stored_turn
 
+SENTENCES = (("happy", "Hi, welcome!"), ("surprised", "First time here?"), ("relaxed", "Stay a while."))
+
 
 class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
@@ -62,8 +64,22 @@ def test_history_pages_hold_every_turn_once_at_a_fixed_cost(
     for n in range(60):
         kind = ("text", "audio", "speak")[n % 3]
         status = "interrupted" if n % 10 == 4 else "completed"
+        # Three sentences in every other turn: a page of 50 holds 125 segments, over the 101
+        # documents of MongoDB's default first batch.
+        sentences = SENTENCES if n % 2 == 0 else SENTENCES[:2]
         turns.append(
-            stored_turn(storage, rclient, session, owner=owner, text=f"line {n}", kind=kind, status=status)
+            stored_turn(
+                storage,
+                rclient,
+                session,
+                owner=owner,
+                text=f"line {n}",
+                kind=kind,
+                status=status,
+                sentences=sentences,
+                viewer_id="yt:mira",
+                viewer_name="Mira",
+            )
         )
     stored_turn(storage, rclient, other, owner=owner, text="elsewhere")
     for turn in turns[::7]:
@@ -107,6 +123,7 @@ def test_history_pages_hold_every_turn_once_at_a_fixed_cost(
     assert seen == [t["_id"] for t in expected]  # every turn exactly once, newest first
     by_id = {turn["job_id"]: turn for turn in first["turns"]}
     audio, interrupted, rated = by_id[turns[1]["_id"]], by_id[turns[4]["_id"]], by_id[turns[7]["_id"]]
+    assert (audio["viewer_id"], audio["viewer_name"]) == ("yt:mira", "Mira")
     assert (
         audio["kind"] == "audio" and audio["user_text"] == "line 1" and audio["transcript_language"] == "en"
     )
