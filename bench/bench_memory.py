@@ -15,6 +15,7 @@ vectors, the all-MiniLM-L6-v2 width), then measures, each over random viewers:
 """
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -160,7 +161,8 @@ def main() -> None:
         "",
         f"Embedded LanceDB, {args.memories:,} memories of {viewers:,} viewers ({PER_VIEWER} each), "
         f"384-d unit vectors; loaded in {load_s:.1f} s, optimized (compaction + scalar indexes) in "
-        f"{optimize_s:.1f} s. Milliseconds per call on this machine ({datetime.now(UTC):%Y-%m-%d}).",
+        f"{optimize_s:.1f} s. Milliseconds per call on this machine ({datetime.now(UTC):%Y-%m-%d}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end: shared with other work).",
         "",
         "| what | calls | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
