@@ -132,7 +132,7 @@ def main() -> None:
         def tokens(text: str) -> int:
             return len(text) // 4 + 1
 
-        within = MemoryRecall(store=store, embedder=lambda: None, limit=PER_VIEWER, token_budget=160)
+        within = MemoryRecall(store=lambda: store, embedder=lambda: None, limit=PER_VIEWER, token_budget=160)
         measure(
             f"recall message, viewer within the limit ({PER_VIEWER}): no embedding",
             lambda: within.message_for({**asking, "viewer_id": viewer()}, "hi", tokens),
@@ -148,7 +148,7 @@ def main() -> None:
             line = "what was my dog called again?"
             measure("embed one viewer line (MiniLM, 1 thread)", lambda: embedder.embed([line]), 100)
             beyond = MemoryRecall(
-                store=store, embedder=lambda: embedder, limit=PER_VIEWER - 2, token_budget=160
+                store=lambda: store, embedder=lambda: embedder, limit=PER_VIEWER - 2, token_budget=160
             )
             measure(
                 f"recall message, viewer beyond the limit ({PER_VIEWER - 2}): embed + vector query",

@@ -56,7 +56,7 @@ class BackgroundEmbedder:
 
 @dataclass
 class MemoryRecall:
-    store: MemoryStore
+    store: Callable[[], MemoryStore]  # opened on the first turn with a viewer, not before
     embedder: Callable[[], TextEmbedder | None]
     limit: int
     token_budget: int
@@ -72,11 +72,12 @@ class MemoryRecall:
         # Most viewers have fewer memories than the limit: all of them are recalled and the line
         # need not be embedded (tens of milliseconds on a busy CPU). Only beyond the limit are
         # they ranked by similarity to what the viewer just said.
-        found = self.store.search(job["persona"], viewer_id, None, limit=self.limit + 1)
+        store = self.store()
+        found = store.search(job["persona"], viewer_id, None, limit=self.limit + 1)
         vector = None
         if len(found) > self.limit and user_text.strip() and (embedder := self.embedder()) is not None:
             vector = embedder.embed([user_text])[0]
-            found = self.store.search(job["persona"], viewer_id, vector, limit=self.limit)
+            found = store.search(job["persona"], viewer_id, vector, limit=self.limit)
         found = found[: self.limit]
         message = memory_message(
             found,

@@ -45,7 +45,7 @@ def memory_recall() -> MemoryRecall | None:
         return None
     by_similarity = config.memory_recall_by_similarity and importlib.util.find_spec("sentence_transformers")
     return MemoryRecall(
-        store=memory_store(),
+        store=memory_store,
         embedder=background_embedder().get if by_similarity else lambda: None,
         limit=config.memory_recall_limit,
         token_budget=config.memory_token_budget,

@@ -74,7 +74,7 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
     # Weeks later, another stream: what is recalled for Alice's question is hers, nearest first.
     [nearest] = store.search("hana", "alice", embedder.embed(["what was my dog called?"])[0], limit=1)
     assert nearest.text == "They have a dog named Biscuit."
-    recall = MemoryRecall(store=store, embedder=lambda: embedder, limit=8, token_budget=160)
+    recall = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=8, token_budget=160)
     later = {"_id": "j", "persona": "hana", "session_id": "stream-9", "viewer_id": "alice"}
     message = recall.message_for(later, "do you still remember me?", lambda text: len(text) // 4 + 1)
     assert message is not None and message.role == "system"
@@ -87,7 +87,7 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
     assert "Hollow Knight" in message.content and "In a stream on" in message.content  # the summary
     assert not any(word in message.content for word in ("Bob", "Pixel", "Tetris"))
     # More memories than the recall limit: the ones nearest to what she asks are recalled.
-    asked = MemoryRecall(store=store, embedder=lambda: embedder, limit=1, token_budget=160)
+    asked = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=1, token_budget=160)
     pet = asked.message_for(later, "what was my dog called again?", lambda text: len(text) // 4 + 1)
     assert pet is not None and pet.content.splitlines()[1:] == ["- They have a dog named Biscuit."]
     game = asked.message_for(later, "which video game do I love most?", lambda text: len(text) // 4 + 1)
@@ -130,7 +130,7 @@ def test_the_llm_is_given_this_viewer_s_memories_after_the_unchanged_persona_pre
     for viewer_id, text in [("alice", ALICE_SAYS), ("bob", BOB_SAYS)]:
         job_id = finished_turn(context, "stream-1", viewer_id, text)
         distill_turn(context.storage, store, embedder, job_id, summary_lines=4)
-    recall = MemoryRecall(store=store, embedder=lambda: embedder, limit=8, token_budget=160)
+    recall = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=8, token_budget=160)
     asking = jobs.create_job(
         context.storage,
         session_id="stream-2",
