@@ -38,6 +38,8 @@ ASSISTANT_PHRASES = (
     r"\bi'?m (just )?an? (ai|language model|virtual assistant|assistant|ai assistant)\b",
     r"\bi am (just )?an? (ai|language model|virtual assistant|assistant|ai assistant)\b",
     r"\b(ai|large) language model\b",
+    r"\b(exist|here|designed|programmed) to (help|assist) you\b",
+    r"\bi'?m (just |only )?a (computer )?program\b",
     r"i (do not|don'?t) have (personal )?(opinions|feelings|emotions|preferences|experiences)",
     r"i (do not|don'?t) have (the ability|a physical|a body)",
     r"let me know if (you (have|need|want)|there'?s) (any|anything)",

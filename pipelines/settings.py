@@ -227,7 +227,7 @@ class Settings(BaseSettings):
     )
     llm_repeat_penalty: float = 1.1
     llm_reply_guard: bool = Field(
-        default=False,
+        default=True,
         description="Ask the model once more when the first sentence repeats the viewer or talks "
         "like an assistant (pipelines/reply_guard.py); decided before anything reaches the voice.",
     )

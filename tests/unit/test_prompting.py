@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -30,6 +31,7 @@ PERSONA = Persona(
     allowed_motions=["wave", "nod"],
 )
 
+PREFIX = 1 + len(example_exchange(PERSONA))  # the system message and the example exchanges
 PREFIX_COST = sum(
     count_words(m.content) + MESSAGE_OVERHEAD_TOKENS
     for m in [ChatMessage(role="system", content=system_prompt(PERSONA)), *example_exchange(PERSONA)]
@@ -57,7 +59,7 @@ def total_tokens(messages: list[ChatMessage]) -> int:
 
 def test_system_message_comes_first_with_persona_style_language_and_tag_rules() -> None:
     messages = build_messages(PERSONA, [turn(1)], "Hi Hana!", count_tokens=count_words, token_budget=1000)
-    assert [m.role for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert [m.role for m in messages] == ["system"] + ["user", "assistant"] * (PREFIX // 2 + 1) + ["user"]
     system = messages[0].content
     assert system.startswith("You are Hana, a cheerful VTuber.")
     assert "Bright and friendly." in system and "English" in system
@@ -65,26 +67,42 @@ def test_system_message_comes_first_with_persona_style_language_and_tag_rules() 
     assert "[wave], [nod]." in system
     assert "one to three sentences" in system
     assert "You are always Hana" in system and "say no playfully as Hana" in system
+    assert "not an assistant" in system and "Never repeat the viewer's message back" in system
     assert messages[-1] == ChatMessage(role="user", content="Hi Hana!")
 
 
-def test_an_example_exchange_shows_the_tag_format_with_allowed_tags_only() -> None:
-    assert [(m.role, m.content) for m in example_exchange(PERSONA)] == [
-        ("user", "Hello!"),
-        (
-            "assistant",
-            "[happy] [wave] Hi there, welcome to my stream! [happy] Oh, is this your first time here?",
-        ),
-    ]
+def test_example_exchanges_show_the_tag_format_with_allowed_tags_only() -> None:
+    examples = example_exchange(PERSONA)
+    assert [m.role for m in examples] == ["user", "assistant"] * 3
+    assert (examples[0].content, examples[1].content) == (
+        "Hello!",
+        "[happy] [wave] Hi there, welcome to my stream! [happy] Oh, is this your first time here?",
+    )
+    # A reaction in the streamer's own words, and a role change from chat turned down in character.
+    assert examples[2].content == "that jump was so close lol"
+    assert "jump" not in examples[3].content
+    assert "someone else" in examples[4].content and examples[5].content.startswith("[happy] Nope")
+    assert "[shake_head]" not in examples[5].content  # not among this persona's motions
+    assert all(
+        tag in {"[happy]", "[wave]"} for m in examples[1::2] for tag in re.findall(r"\[\w+\]", m.content)
+    )
     korean = PERSONA.model_copy(update={"language": "ko", "allowed_motions": [], "allowed_emotions": ["sad"]})
     assert example_exchange(korean)[1].content.startswith("[sad] 안녕하세요")
-    assert "[wave]" not in example_exchange(korean)[1].content
+    assert all("[wave]" not in m.content for m in example_exchange(korean))
+    assert len(example_exchange(PERSONA.model_copy(update={"language": "ja"}))) == 6
     assert example_exchange(PERSONA.model_copy(update={"language": "fr"})) == []
+
+
+def test_the_prompt_prefix_is_the_same_for_every_session() -> None:
+    """llama.cpp reuses the KV cache of a prefix it has just seen: it must be byte-identical."""
+    first = build_messages(PERSONA, [], "hi", count_tokens=count_words, token_budget=1000)
+    second = build_messages(PERSONA, [turn(3)], "other", count_tokens=count_words, token_budget=1000)
+    assert first[:PREFIX] == second[:PREFIX]
 
 
 def test_past_replies_carry_their_emotion_tag_to_show_the_format() -> None:
     messages = build_messages(PERSONA, [turn(1)], "Hi", count_tokens=count_words, token_budget=1000)
-    assert messages[4].content == "[happy] a1 a1 a1"
+    assert messages[PREFIX + 1].content == "[happy] a1 a1 a1"
 
 
 def test_language_is_named() -> None:
@@ -114,7 +132,7 @@ def test_injection_stays_in_the_user_role_with_control_tokens_neutralized() -> N
     assert rendered.count("<|im_start|>system") == 1
     for token in ("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<s>", "</s>", "<|system|>", "<start_of_turn>"):
         assert token not in last.content
-    assert "<|" not in last.content and "<|" not in messages[3].content
+    assert "<|" not in last.content and "<|" not in messages[PREFIX].content
 
 
 def test_neutralizing_leaves_ordinary_text_alone() -> None:
@@ -132,7 +150,7 @@ def test_trimming_drops_the_oldest_whole_turns_first() -> None:
     messages = build_messages(PERSONA, history, "hello there", count_tokens=count_words, token_budget=budget)
 
     assert total_tokens(messages) <= budget
-    assert [m.content for m in messages[3:-1]] == [
+    assert [m.content for m in messages[PREFIX:-1]] == [
         "q7 q7 q7",
         "[happy] a7 a7 a7",
         "q8 q8 q8",
@@ -157,7 +175,7 @@ def test_a_too_long_user_message_is_truncated_in_the_middle_with_a_marker() -> N
     messages = build_messages(
         PERSONA, [turn(1)], " ".join(words), count_tokens=count_words, token_budget=budget
     )
-    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert [m.role for m in messages] == ["system"] + ["user", "assistant"] * (PREFIX // 2) + ["user"]
     assert total_tokens(messages) <= budget
     content = messages[-1].content
     assert content.startswith("w0 w1 w2") and content.endswith("w498 w499")
@@ -182,4 +200,4 @@ def test_budget_is_respected_for_any_history(extra: int) -> None:
     messages = build_messages(PERSONA, history, "how are you", count_tokens=count_words, token_budget=budget)
     assert total_tokens(messages) <= budget
     assert [m.role for m in messages][1:] == ["user", "assistant"] * ((len(messages) - 2) // 2) + ["user"]
-    assert messages[1:3] == example_exchange(PERSONA)
+    assert messages[1:PREFIX] == example_exchange(PERSONA)

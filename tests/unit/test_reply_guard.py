@@ -47,6 +47,8 @@ def test_assistant_phrases_are_found_in_english_korean_and_japanese() -> None:
     assert assistant_phrase("Hey there! How can I assist you today?") == "How can I assist"
     assert assistant_phrase("As an AI, I don't have personal opinions.") is not None
     assert assistant_phrase("No problem, I'm just here to help.") is not None
+    assert assistant_phrase("I just exist to assist you with your chat.") is not None
+    assert assistant_phrase("Not exactly, I'm a computer program.") is not None
     assert assistant_phrase("무엇을 도와드릴까요?") is not None
     assert assistant_phrase("何かお手伝いできることはありますか？") is not None
     assert assistant_phrase("Ooh, I love cozy games! Let's play one after this boss.") is None
