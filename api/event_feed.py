@@ -143,11 +143,16 @@ async def session_feed(
     after: str | None,
     max_duration_s: float,
     max_turn_age_s: float,
+    start: tuple[list[FeedEvent], str] | None = None,
 ) -> AsyncGenerator[FeedEvent, None]:
     """A session's events after ``after``; with no resume point, the turns still in progress first
-    (a late joiner hears the current reply from its start), then live, until the deadline."""
+    (a late joiner hears the current reply from its start), then live, until the deadline.
+
+    ``start``: ``turns_in_progress`` read before the client could see its stream open (the routes
+    do that), so an event appended right after it connected is not missed.
+    """
     if after is None:
-        backlog, after = await turns_in_progress(client, session_id, max_turn_age_s=max_turn_age_s)
+        backlog, after = start or await turns_in_progress(client, session_id, max_turn_age_s=max_turn_age_s)
         for event in backlog:
             yield event
     async for event in follow(

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import CallerKey, owned_or_404
 from api.deps import State
 from api.errors import ApiError
-from api.event_feed import FeedEvent, follow, replay, session_feed
+from api.event_feed import FeedEvent, follow, replay, session_feed, turns_in_progress
 from api.metrics import SSE_STREAMS
 from pipelines.events import NO_VERSION, STREAM_ID, job_stream
 from pipelines.jobs import FINISHED, get_job, utcnow
@@ -63,12 +63,17 @@ async def session_events(
     after = resume_point(last_event_id) if last_event_id else None
     session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
     owned_or_404(caller, session, f"session {session_id}")
+    max_turn_age_s = state.settings.job_deadline_s
+    start = None  # read before the response opens: what is appended once the client sees it is live
+    if after is None:
+        start = await turns_in_progress(state.aredis, session_id, max_turn_age_s=max_turn_age_s)
     events = session_feed(
         state.aredis,
         session_id,
         after=after,
         max_duration_s=state.settings.sse_max_duration_s,
-        max_turn_age_s=state.settings.job_deadline_s,
+        max_turn_age_s=max_turn_age_s,
+        start=start,
     )
     return EventSourceResponse(SSE_STREAMS.track(as_sse(events)), ping=state.settings.sse_ping_s)
 
@@ -89,7 +94,7 @@ async def _expired_log_ending(job: dict[str, Any]) -> AsyncIterator[ServerSentEv
     event = JobEvent(
         type=EventType.job_failed if failed else EventType.job_completed,
         job_id=str(job["_id"]),
-        session_id=str(job["session_id"]),
+        session_id=job.get("session_id"),  # None for a session-less animation job
         at=utcnow(),
         reply=None if failed else job.get("reply"),
         segments_total=job.get("segments_total"),

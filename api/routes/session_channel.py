@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import authenticate, owned_or_404
 from api.errors import ApiError
-from api.event_feed import FeedEvent, session_feed
+from api.event_feed import FeedEvent, session_feed, turns_in_progress
 from api.ids import HEX_ID
 from api.metrics import WS_CHANNELS
 from api.state import ApiState
@@ -60,10 +60,25 @@ async def admit(websocket: WebSocket, state: ApiState, session_id: str) -> str |
     return after
 
 
+async def opening_point(
+    websocket: WebSocket, state: ApiState, session_id: str
+) -> tuple[list[FeedEvent], str] | None:
+    """Where a fresh client's feed starts, fixed before its handshake completes, so an event
+    appended once it sees the socket open (a command sent right after connecting) reaches it.
+    None for a resuming client or an id that cannot be a session (admission refuses those)."""
+    if websocket.query_params.get("after") or not HEX_ID.fullmatch(session_id):
+        return None
+    try:
+        return await turns_in_progress(state.aredis, session_id, max_turn_age_s=state.settings.job_deadline_s)
+    except Exception:  # Redis is down: admission or the feed reports it on the open socket
+        return None
+
+
 @router.websocket("/sessions/{session_id}/ws")
 async def session_channel(websocket: WebSocket, session_id: str) -> None:
     """Every event of the session's turns, live (see the module docstring for the protocol)."""
     state: ApiState = websocket.app.state.api
+    start = await opening_point(websocket, state, session_id)
     await websocket.accept()  # close codes can only be sent on an accepted socket
     try:
         after = await admit(websocket, state, session_id)
@@ -80,6 +95,7 @@ async def session_channel(websocket: WebSocket, session_id: str) -> None:
         after=after,
         max_duration_s=state.settings.sse_max_duration_s,
         max_turn_age_s=state.settings.job_deadline_s,
+        start=start,
     )
     WS_CHANNELS.gauge.inc()
     try:
