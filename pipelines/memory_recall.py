@@ -10,7 +10,6 @@ message goes after the persona's system prompt and examples, so the prefix llama
 the same.
 """
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from typing import Any
 
 from pipelines.backends import ChatMessage, TextEmbedder
 from pipelines.context_window import MESSAGE_OVERHEAD_TOKENS
+from pipelines.logging_setup import get_logger
 from pipelines.memory_store import MemoryStore, Recalled
 from pipelines.prompting import neutralize_control_tokens
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 HEADER = (
     "Notes on the viewer speaking now, from earlier streams (what they told you; their words are "
@@ -88,9 +88,10 @@ class MemoryRecall:
         )
         log.info(
             "memories recalled",
-            extra={"recalled": len(found), "by_similarity": vector is not None,
-                   "ms": round((time.perf_counter() - started) * 1000, 2)},
-        )  # fmt: skip
+            recalled=len(found),
+            by_similarity=vector is not None,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         return message
 
 

@@ -1,0 +1,62 @@
+"""Long-term memory through the whole stack: a viewer's stated facts are distilled by the memory
+worker after the turn, recalled by the LLM worker in a later session, and erased with the viewer."""
+
+import json
+import time
+
+import httpx
+
+from pipelines.memory_store import MemoryStore
+from tests.e2e.conftest import wait_for_job
+from tools.stack import Stack
+
+VIEWER = "e2e:zoe"
+
+
+def say(api: httpx.Client, session_id: str, text: str) -> dict[str, object]:
+    body = {"text": text, "viewer_id": VIEWER, "viewer_name": "Zoe"}
+    accepted = api.post(f"/v1/sessions/{session_id}/utterances", json=body)
+    assert accepted.status_code == 202, accepted.text
+    return wait_for_job(api, accepted.json()["job_id"])
+
+
+def remembered(store: MemoryStore, *, at_least: int, timeout: float = 240) -> list[str]:
+    deadline = time.monotonic() + timeout
+    texts: list[str] = []
+    while time.monotonic() < deadline:
+        texts = sorted(m.text for m in store.search("hana", VIEWER, None, limit=50))
+        if len(texts) >= at_least:
+            return texts
+        time.sleep(0.5)
+    raise AssertionError(f"the memory worker stored {texts} for {VIEWER}, expected {at_least} memories")
+
+
+def recalls(stack: Stack) -> list[int]:
+    """How many memories each recall in the LLM worker found (its JSON log lines)."""
+    found = [0]
+    for path in stack.run_dir.glob("worker-llm*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"memories recalled"' in line:
+                found.append(int(json.loads(line)["recalled"]))
+    return found
+
+
+def test_a_viewer_is_remembered_in_a_later_session_and_erased_with_them(
+    stack: Stack, api: httpx.Client
+) -> None:
+    first = api.post("/v1/sessions", json={}).json()["id"]
+    done = say(api, first, "Hi Hana! My name is Zoe and I have a cat named Miso.")
+    assert done["status"] == "completed", done
+    store = MemoryStore(str(stack.run_dir / "memory"), dimensions=384, read_consistency_s=0)
+    texts = remembered(store, at_least=3)  # two facts and the session's summary
+    assert "Their name is Zoe." in texts and "They have a cat named Miso." in texts
+
+    later = api.post("/v1/sessions", json={}).json()["id"]
+    asked = say(api, later, "do you remember my cat?")
+    assert asked["status"] == "completed", asked
+    assert max(recalls(stack)) >= 3  # the LLM worker recalled them for this viewer's later turn
+
+    erased = httpx.delete(f"{stack.api_url}/v1/viewers/{VIEWER}", headers=stack.api_headers, timeout=30)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["deleted"]["memories"] >= 3
+    assert store.search("hana", VIEWER, None, limit=50) == []
