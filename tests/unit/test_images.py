@@ -25,6 +25,7 @@ KIND_STAGES: dict[WorkerKind, str] = {
     WorkerKind.tts: "worker-tts",
     WorkerKind.animation: "worker-animation",
     WorkerKind.notify: "worker-notify",
+    WorkerKind.memory: "worker-memory",
 }
 FORBIDDEN: dict[WorkerKind, set[str]] = {
     WorkerKind.stt: {"llama-cpp-python", "piper-tts"},
@@ -32,6 +33,7 @@ FORBIDDEN: dict[WorkerKind, set[str]] = {
     WorkerKind.tts: {"torch", "llama-cpp-python", "ctranslate2"},
     WorkerKind.animation: {"torch", "llama-cpp-python", "ctranslate2"},
     WorkerKind.notify: {"torch", "llama-cpp-python", "onnxruntime", "ctranslate2", "av"},
+    WorkerKind.memory: {"llama-cpp-python", "piper-tts", "ctranslate2"},
 }
 # Modules beyond the task modules that a kind loads on first use (its model backends).
 BACKEND_MODULES: dict[WorkerKind, list[str]] = {
@@ -40,6 +42,7 @@ BACKEND_MODULES: dict[WorkerKind, list[str]] = {
     WorkerKind.tts: ["workers.tts.piper_backend", "workers.tts.gpt_sovits"],
     WorkerKind.animation: [],
     WorkerKind.notify: [],
+    WorkerKind.memory: ["workers.memory_runtime"],
 }
 
 # Imported when present, never required: celery.utils.threads tries greenlet, structlog tries attrs;
@@ -55,7 +58,7 @@ def dockerfile_stages() -> dict[str, tuple[str, set[str]]]:
         if match := re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", line):
             current = match[2]
             stages[current] = (match[1], set())
-        elif current and (match := re.search(r"pip install '?\.(?:\[([a-z,]+)\])?'?(?:\s|$)", line)):
+        elif current and (match := re.search(r"pip install '?\.(?:\[([a-z,-]+)\])?'?(?:\s|$)", line)):
             stages[current][1].update(filter(None, (match[1] or "").split(",")))
             stages[current][1].add("")  # the base install
     return stages
@@ -135,7 +138,7 @@ def test_every_worker_stage_installs_its_extras_and_names_its_kind() -> None:
         assert "" in stage_extras(stage), f"{stage} installs no project"
         body = dockerfile.split(f"AS {stage}\n", 1)[1].split("\nFROM ", 1)[0]
         assert f"ENV VTUBER_WORKER_KIND={kind.value}" in body, stage
-    assert stage_extras("api") == {"", "ops"}
+    assert stage_extras("api") == {"", "ops", "memory-store"}  # it erases memories
 
 
 @pytest.mark.parametrize("kind", list(WorkerKind))
