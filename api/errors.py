@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.errors import StageError
+from pipelines.personas import UnknownPersona
 from schemas.errors import ErrorCode, ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(UnknownPersona)  # a request's persona, or a session's whose file is gone
+    async def _unknown_persona(_: Request, exc: UnknownPersona) -> JSONResponse:
+        return error_response(STATUS_FOR_CODE[ErrorCode.unknown_persona], ErrorCode.unknown_persona, str(exc))
 
     @app.exception_handler(StageError)
     async def _stage_error(_: Request, exc: StageError) -> JSONResponse:

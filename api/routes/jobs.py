@@ -24,7 +24,7 @@ from pipelines.interrupts import interrupt_job, unfinished_jobs
 from pipelines.job_views import load_job_views
 from pipelines.jobs import ACTIVE, get_job
 from pipelines.languages import hearing_refusal
-from pipelines.personas import UnknownPersona, get_persona
+from pipelines.personas import get_persona
 from pipelines.settings import Settings
 from pipelines.submission import submit_turn
 from pipelines.urls import job_url
@@ -208,11 +208,7 @@ def checked_viewer_name(value: str | None) -> str | None:
 
 def refuse_unheard_language(settings: Settings, persona_id: str) -> None:
     """Audio the configured speech models cannot hear in the session's language: 422 up front."""
-    try:
-        persona = get_persona(persona_id)
-    except UnknownPersona as exc:  # its file was removed after the session began
-        raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
-    if refusal := hearing_refusal(settings, persona):
+    if refusal := hearing_refusal(settings, get_persona(persona_id)):
         raise ApiError(ErrorCode.language_unsupported, refusal)
 
 

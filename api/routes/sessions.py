@@ -7,7 +7,7 @@ from api.deps import SettingsDep, StorageDep
 from api.errors import ApiError
 from pipelines.jobs import new_id, utcnow
 from pipelines.languages import voice_refusal
-from pipelines.personas import UnknownPersona, get_persona
+from pipelines.personas import get_persona
 from pipelines.urls import url
 from schemas.errors import ErrorCode
 from schemas.session import SessionCreate, SessionOut
@@ -30,10 +30,7 @@ def create_session(
     key: CallerKey, storage: StorageDep, settings: SettingsDep, body: SessionCreate | None = None
 ) -> SessionOut:
     persona_id = (body.persona if body else None) or settings.default_persona
-    try:
-        persona = get_persona(persona_id)
-    except UnknownPersona as exc:
-        raise ApiError(ErrorCode.unknown_persona, f"unknown persona {persona_id!r}") from exc
+    persona = get_persona(persona_id)  # unknown: 400 unknown_persona (api/errors.py)
     if refusal := voice_refusal(settings, persona):  # every turn would fail at its voice
         raise ApiError(ErrorCode.language_unsupported, refusal)
     doc = {

@@ -62,3 +62,18 @@ def test_audio_no_configured_model_can_hear_is_refused_before_upload(
             f"/v1/sessions/{session.json()['id']}/utterances", json={"text": "やっほー"}, headers=headers
         )
         assert text.status_code == 202, text.text
+
+
+def test_an_unknown_persona_is_a_400_on_every_route_that_names_one(settings: Settings) -> None:
+    storage = Storage(settings)
+    _, secret = create_key(storage, name="admin", scopes=[Scope.admin])
+    admin = {"Authorization": f"Bearer {secret}"}
+    with TestClient(create_app(settings)) as api:
+        for path in ("/v1/sessions", "/v1/animation"):
+            refused = api.post(path, json={"persona": "nobody", "text": "Hi!"}, headers=admin)
+            assert refused.status_code == 400, (path, refused.text)
+            assert (
+                refused.json()["error"]["code"] == "unknown_persona"
+                and "hana" in refused.json()["error"]["message"]
+            )
+    storage.close()
