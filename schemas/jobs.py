@@ -133,8 +133,9 @@ VIEWER_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 VIEWER_NAME_MAX = 64
 
 
-class TextUtterance(BaseModel):
-    text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
+class ViewerFields(BaseModel):
+    """Who said an utterance; the same rules for a JSON body and a multipart form."""
+
     viewer_id: str | None = Field(
         default=None,
         pattern=VIEWER_ID,
@@ -147,6 +148,10 @@ class TextUtterance(BaseModel):
         pattern=PRINTABLE_TEXT,
         description="How the viewer appears in chat, told to the persona with what it remembers of them.",
     )
+
+
+class TextUtterance(ViewerFields):
+    text: str = Field(min_length=1, max_length=2000, pattern=PRINTABLE_TEXT)
     callback_url: str | None = Field(default=None, description="Signed webhook called when the job ends.")
     interrupt: bool = Field(
         default=False, description="Cut off the session's unfinished turns first (barge-in)."

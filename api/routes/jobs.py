@@ -1,6 +1,6 @@
 """Polling a live-chat turn, and submitting it (text as JSON, or speech as a multipart upload)."""
 
-import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -30,7 +30,6 @@ from pipelines.submission import submit_turn
 from pipelines.urls import job_url
 from schemas.errors import ErrorCode, ErrorResponse
 from schemas.jobs import (
-    PRINTABLE_TEXT,
     VIEWER_ID,
     VIEWER_NAME_MAX,
     CancelRequest,
@@ -39,6 +38,7 @@ from schemas.jobs import (
     JobStatus,
     PlaybackPosition,
     TextUtterance,
+    ViewerFields,
 )
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -103,10 +103,7 @@ async def submit_utterance(session_id: str, key: CallerKey, request: Request, st
             "kind": "audio",
             "input_audio_id": audio_id,
             "callback_url": callback_url,
-            "extra": {
-                "viewer_id": checked_viewer_id(upload.form.get("viewer_id")),
-                "viewer_name": checked_viewer_name(upload.form.get("viewer_name")),
-            },
+            "extra": checked_viewer(upload.form),
         }
         interrupt = upload.form.get("interrupt", "").lower() in ("1", "true", "yes")
     elif content_type.startswith("application/json"):
@@ -174,36 +171,16 @@ def interrupt_and_follow_up(
     return interrupted
 
 
-def checked_viewer_id(value: str | None) -> str | None:
-    """A multipart form's ``viewer_id``, held to the JSON body's pattern."""
-    if not value:
-        return None
-    if not re.fullmatch(VIEWER_ID, value):
-        details = [
-            {
-                "loc": ["body", "viewer_id"],
-                "msg": f"must match {VIEWER_ID}",
-                "type": "string_pattern_mismatch",
-            }
-        ]
-        raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details)
-    return value
-
-
-def checked_viewer_name(value: str | None) -> str | None:
-    """A multipart form's ``viewer_name``, held to the JSON body's limits."""
-    if not value:
-        return None
-    if len(value) > VIEWER_NAME_MAX or not re.fullmatch(PRINTABLE_TEXT, value):
-        details = [
-            {
-                "loc": ["body", "viewer_name"],
-                "msg": f"at most {VIEWER_NAME_MAX} printable characters",
-                "type": "string_pattern_mismatch",
-            }
-        ]
-        raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details)
-    return value
+def checked_viewer(form: Mapping[str, Any]) -> dict[str, Any]:
+    """A multipart form's viewer fields, held to the JSON body's rules (schemas/jobs.ViewerFields)."""
+    fields = {name: form.get(name) or None for name in ViewerFields.model_fields}
+    try:
+        return ViewerFields.model_validate(fields).model_dump()
+    except ValidationError as exc:
+        details = validation_details(exc.errors())
+        for detail in details:  # where the form field sits, as for a JSON body
+            detail["loc"] = ["body", *list(detail["loc"])]  # type: ignore[call-overload]
+        raise ApiError(ErrorCode.validation_error, "the request is not valid", details=details) from exc
 
 
 def refuse_unheard_language(settings: Settings, persona_id: str) -> None:

@@ -1,4 +1,4 @@
-"""The API refuses, up front and with a code, what the configured models cannot hear or voice."""
+"""What the API refuses up front with a code: languages the models cannot serve, unknown personas, bad viewer fields."""
 
 import io
 from collections.abc import Iterator
@@ -77,3 +77,19 @@ def test_an_unknown_persona_is_a_400_on_every_route_that_names_one(settings: Set
                 and "hana" in refused.json()["error"]["message"]
             )
     storage.close()
+
+
+def test_a_forms_viewer_fields_follow_the_json_bodys_rules(
+    settings: Settings, headers: dict[str, str]
+) -> None:
+    with TestClient(create_app(settings)) as api:
+        session = api.post("/v1/sessions", json={}, headers=headers).json()["id"]
+        for field, value in (("viewer_id", "bad id with spaces"), ("viewer_name", "x" * 65)):
+            refused = api.post(
+                f"/v1/sessions/{session}/utterances",
+                files={"audio": ("line.wav", tone_wav(), "audio/wav")},
+                data={field: value},
+                headers=headers,
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["details"][0]["loc"] == ["body", field]
