@@ -1,4 +1,5 @@
-"""What the API refuses up front with a code: languages the models cannot serve, unknown personas, bad viewer fields."""
+"""What the API refuses up front, with a code: languages the models cannot serve, unknown
+personas, bad viewer fields."""
 
 import io
 from collections.abc import Iterator
