@@ -154,10 +154,11 @@ class StageRun:
         if reason:
             STAGE_RETRIES.labels(self.stage, self.backend, reason).inc()
         record_gpu_memory()
-        line = {"outcome": outcome, "duration_s": round(seconds, 4), "error_code": self.failed_code}
+        # The caller's fields win (a retry names the code it retries for): one value per key.
+        line = {"outcome": outcome, "duration_s": round(seconds, 4), "error_code": self.failed_code, **fields}
         if outcome == "failed":
-            log.warning("stage failed", **line, **fields)
+            log.warning("stage failed", **line)
         elif outcome == "retry":
-            log.warning("stage will be retried", reason=reason, **line, **fields)
+            log.warning("stage will be retried", reason=reason, **line)
         else:
-            log.info("stage finished", **line, **fields)
+            log.info("stage finished", **line)
