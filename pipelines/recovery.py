@@ -65,7 +65,15 @@ def recover_stalled(ctx: StageContext, inflight: InFlight, *, now: datetime | No
     for batch in ctx.storage.batches.find({"status": {"$in": OPEN_BATCH}}):
         for doc in ctx.storage.batch_files.find({"batch_id": batch["_id"], "status": {"$in": OPEN_FILE}}):
             done[sweep_file(ctx, batch, doc, inflight, now)] += 1
-    for batch in ctx.storage.batches.find({"status": {"$nin": OPEN_BATCH}, "followups.0": {"$exists": True}}):
+    # As for jobs: only follow-ups left idle, or the sweep races the finisher that is doing them
+    # (a batch's webhook was sent twice, each as attempt 1).
+    for batch in ctx.storage.batches.find(
+        {
+            "status": {"$nin": OPEN_BATCH},
+            "followups.0": {"$exists": True},
+            "updated_at": {"$lt": idle_cutoff(ctx, now)},
+        }
+    ):
         run_batch_followups(ctx, batch)
         done["followups"] += 1
     done.pop("idle", None)
