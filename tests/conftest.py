@@ -50,6 +50,21 @@ def settings(servers: Stack, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def storage(settings: Settings) -> Iterator[Storage]:
+    """The test's own database, indexed as the services index it, dropped afterwards."""
+    store = Storage(settings)
+    store.ensure_indexes()
+    yield store
+    store.client.drop_database(settings.mongo_db)
+    store.close()
+
+
+@pytest.fixture
+def rclient(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url)
+
+
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the bundled Qwen 0.5B, on a loopback port."""

@@ -3,7 +3,6 @@ viewer is deleted, nothing of it is left in any collection, the GridFS bucket or
 everything else stays; the retention sweep deletes exactly what is past its period."""
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,20 +33,6 @@ from tests.conversation_data import days_ago, new_session, rate, stored_turn, wa
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The memory store's eraser runs too: on a store of this test's own."""
     return settings.model_copy(update={"memory_store_uri": str(tmp_path / "memory")})
-
-
-@pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage(settings)
-    store.ensure_indexes()
-    yield store
-    store.client.drop_database(settings.mongo_db)
-    store.close()
-
-
-@pytest.fixture
-def rclient(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis_url)
 
 
 @pytest.fixture

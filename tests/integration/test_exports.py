@@ -6,7 +6,6 @@ import io
 import json
 import tarfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +89,6 @@ def test_the_validator_refuses_what_the_format_does_not_allow() -> None:
     ):
         with pytest.raises((AssertionError, jsonschema.ValidationError)):
             valid_chat_example(json.dumps(bad) + "\n")
-
-
-@pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage(settings)
-    store.ensure_indexes()
-    yield store
-    store.client.drop_database(settings.mongo_db)
-    store.close()
-
-
-@pytest.fixture
-def rclient(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis_url)
 
 
 @pytest.fixture

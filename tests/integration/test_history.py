@@ -2,10 +2,8 @@
 every turn exactly once across pages, a fixed number of queries per page whatever its size, and
 each turn with what it was (transcript, reply, models, audio, feedback, interrupted)."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 from pymongo import MongoClient, monitoring
@@ -33,20 +31,6 @@ class CommandCounter(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
-
-
-@pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage(settings)
-    store.ensure_indexes()
-    yield store
-    store.client.drop_database(settings.mongo_db)
-    store.close()
-
-
-@pytest.fixture
-def rclient(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis_url)
 
 
 def owned_key(storage: Storage, *scopes: Scope) -> tuple[str, dict[str, str]]:

@@ -1,24 +1,11 @@
 """The job state machine and segment records on a real MongoDB-protocol server."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from pipelines import jobs, segments
-from pipelines.settings import Settings
 from pipelines.storage import Storage
 from schemas.errors import ErrorCode
 from schemas.jobs import Stage
-
-
-@pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage(settings)
-    store.ensure_indexes()
-    yield store
-    store.client.drop_database(settings.mongo_db)
-    store.close()
 
 
 def must(doc: dict[str, Any] | None) -> dict[str, Any]:
