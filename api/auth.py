@@ -47,6 +47,11 @@ class KeyCache:
         self._keys[presented] = (key, now + self.ttl_s)
         return key
 
+    def forget(self, key_id: str) -> None:
+        """Drop a revoked key at once (other API processes drop it when its time runs out)."""
+        for presented in [p for p, (key, _) in self._keys.items() if key.id == key_id]:
+            del self._keys[presented]
+
 
 def presented_key(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")

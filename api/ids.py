@@ -17,6 +17,7 @@ from schemas.errors import ErrorCode
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+KEY_ID = re.compile(r"[0-9a-f]{16}")  # an API key's id (pipelines/api_keys.py)
 FILE_INDEX = re.compile(r"[0-9]{1,6}")
 MAX_FILE_INDEX = 999_999
 SHAPES = {
@@ -25,6 +26,7 @@ SHAPES = {
     "batch_id": ("batch", HEX_ID),
     "audio_id": ("audio", OBJECT_ID),
     "index": ("file", FILE_INDEX),
+    "key_id": ("key", KEY_ID),
 }
 
 

@@ -30,6 +30,7 @@ from api.routes import (
     health,
     history,
     jobs,
+    keys,
     session_channel,
     sessions,
     transcriptions,
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transcriptions,
         exports,
         erasure,
+        keys,
     )
     for module in (*routers, session_channel, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)

@@ -73,6 +73,11 @@ def list_keys(storage: Storage) -> list[ApiKeyInfo]:
     return [_info(doc) for doc in storage.api_keys.find().sort("created_at", 1)]
 
 
+def get_key_info(storage: Storage, key_id: str) -> ApiKeyInfo | None:
+    doc = storage.api_keys.find_one({"_id": key_id})
+    return None if doc is None else _info(doc)
+
+
 def revoke_key(storage: Storage, key_id: str) -> bool:
     result = storage.api_keys.update_one(
         {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
