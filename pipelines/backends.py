@@ -13,14 +13,28 @@ from pipelines.audio_types import SynthesizedSpeech
 from schemas.persona import Persona
 from schemas.transcription import Transcript
 
+WhisperTask = Literal["transcribe", "translate"]
+
 
 class SpeechToText(Protocol):
     name: str
 
     def transcribe(
-        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
+        self,
+        samples: np.ndarray,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = True,
+        task: WhisperTask = "transcribe",
+        prompt: str | None = None,
+        temperature: float | None = None,
     ) -> Transcript:
-        """Transcribe 16 kHz mono float32 samples."""
+        """Transcribe 16 kHz mono float32 samples.
+
+        ``task="translate"`` renders the speech in English (multilingual models only); ``prompt``
+        is Whisper's initial prompt (spellings, style); ``temperature`` None or 0 keeps Whisper's
+        own fallback schedule, a positive value samples at that temperature only.
+        """
         ...
 
 

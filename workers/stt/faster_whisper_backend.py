@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.backends import WhisperTask
 from pipelines.errors import StageError
 from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings
@@ -17,7 +18,12 @@ from schemas.errors import ErrorCode
 from schemas.transcription import Transcript, TranscriptSegment, Word
 from workers.assets import AssetError, whisper_model_dir
 from workers.device import ctranslate2_compute_type, ctranslate2_device
-from workers.stt.transcript import build_transcript, clamp_time, normalize_language
+from workers.stt.transcript import (
+    build_transcript,
+    clamp_time,
+    normalize_language,
+    refuse_translation_without_languages,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -87,11 +93,20 @@ class FasterWhisperSTT:
         return list(self.load().supported_languages)
 
     def transcribe(
-        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
+        self,
+        samples: np.ndarray,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = True,
+        task: WhisperTask = "transcribe",
+        prompt: str | None = None,
+        temperature: float | None = None,
     ) -> Transcript:
-        """Transcribe 16 kHz mono float32 samples."""
+        """Transcribe (or translate into English) 16 kHz mono float32 samples."""
         model = self.load()
         code = normalize_language(language, list(model.supported_languages), self.model_spec)
+        refuse_translation_without_languages(task, model.model.is_multilingual, self.model_spec)
+        sampling = {"temperature": temperature} if temperature else {}  # else Whisper's fallback
         audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         duration = audio.size / SAMPLE_RATE
         vad = self.vad_filter if self.vad_filter is not None else duration > VAD_AUTO_MIN_SECONDS
@@ -102,6 +117,9 @@ class FasterWhisperSTT:
                 beam_size=self.beam_size,
                 word_timestamps=word_timestamps,
                 vad_filter=vad,
+                task=task,
+                initial_prompt=prompt or None,
+                **sampling,
             )
             pieces = list(generator)  # decoding happens here, lazily
             segments = [

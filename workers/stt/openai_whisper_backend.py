@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.backends import WhisperTask
 from pipelines.errors import StageError
 from pipelines.metrics import MODEL_LOAD_SECONDS
 from pipelines.settings import Settings, get_settings
@@ -24,7 +25,12 @@ from schemas.transcription import Transcript, TranscriptSegment, Word
 from workers.assets import BUNDLED_PREFIX, AssetError, whisper_model_dir
 from workers.device import torch_device
 from workers.stt.checkpoint_conversion import ConversionError, convert_ct2_to_openai_whisper
-from workers.stt.transcript import build_transcript, clamp_time, normalize_language
+from workers.stt.transcript import (
+    build_transcript,
+    clamp_time,
+    normalize_language,
+    refuse_translation_without_languages,
+)
 
 if TYPE_CHECKING:
     import whisper
@@ -154,12 +160,22 @@ class OpenAIWhisperSTT:
         return list(LANGUAGES)[: model.num_languages] if model.is_multilingual else ["en"]
 
     def transcribe(
-        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
+        self,
+        samples: np.ndarray,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = True,
+        task: WhisperTask = "transcribe",
+        prompt: str | None = None,
+        temperature: float | None = None,
     ) -> Transcript:
-        """Transcribe 16 kHz mono float32 samples (fed as an array: no ffmpeg involved)."""
+        """Transcribe (or translate into English) 16 kHz mono float32 samples (fed as an array:
+        no ffmpeg involved)."""
         loaded = self._loaded()
         model = loaded.model
         code = normalize_language(language, self.supported_languages, self.model_spec)
+        refuse_translation_without_languages(task, model.is_multilingual, self.model_spec)
+        sampling = {"temperature": temperature} if temperature else {}  # else Whisper's fallback
         audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         duration = audio.size / SAMPLE_RATE
         try:
@@ -171,6 +187,9 @@ class OpenAIWhisperSTT:
                     fp16=self.fp16,
                     beam_size=self.beam_size if self.beam_size > 1 else None,  # None = greedy
                     verbose=None,
+                    task=task,
+                    initial_prompt=prompt or None,
+                    **sampling,
                 )
         except (RuntimeError, ValueError) as exc:
             raise StageError(ErrorCode.stt_failed, f"openai-whisper failed: {exc}") from exc

@@ -22,6 +22,12 @@ def normalize_language(requested: str | None, supported: list[str], model: str) 
     return code
 
 
+def refuse_translation_without_languages(task: str, multilingual: bool, model: str) -> None:
+    """An English-only model cannot translate: it would return its English guess as the text."""
+    if task == "translate" and not multilingual:
+        raise StageError(ErrorCode.validation_error, f"model {model} is English-only and cannot translate")
+
+
 def build_transcript(
     text: str,
     segments: list[TranscriptSegment],
