@@ -31,6 +31,7 @@ from pipelines.settings import PROJECT_ROOT, Settings
 
 DIMENSIONS = 384
 PER_VIEWER = 10
+OWNER = "bench-key"
 BUDGET_P95_MS = 30.0
 REPORT = PROJECT_ROOT / "docs" / "memory_bench.md"
 
@@ -50,8 +51,9 @@ def fill(store: MemoryStore, memories: int, rng: np.random.Generator) -> int:
         keys = [f"fact:{start + i}" for i in range(count)]
         table = pa.table(
             {
-                "id": [memory_id("hana", v, k) for v, k in zip(viewer_ids, keys, strict=True)],
-                "scope": [scope_of("hana", v) for v in viewer_ids],
+                "id": [memory_id(OWNER, "hana", v, k) for v, k in zip(viewer_ids, keys, strict=True)],
+                "scope": [scope_of(OWNER, "hana", v) for v in viewer_ids],
+                "owner": [OWNER] * count,
                 "viewer_id": viewer_ids,
                 "persona": ["hana"] * count,
                 "session_id": [f"session-{(start + i) % 5000}" for i in range(count)],
@@ -114,20 +116,20 @@ def main() -> None:
         unindexed = "filtered top-8, no scalar index (fresh rows)"
         measure(
             unindexed,
-            lambda: store.search("hana", viewer(), query_vector(), limit=8),
+            lambda: store.search(OWNER, "hana", viewer(), query_vector(), limit=8),
             max(20, args.queries // 10),
         )
         started = time.perf_counter()
         store.optimize(keep_versions_s=0)  # what the memory worker's beat task does: index the new rows
         optimize_s = time.perf_counter() - started
         indexed = "filtered top-8, scope BTREE index"
-        measure(indexed, lambda: store.search("hana", viewer(), query_vector(), limit=8), args.queries)
+        measure(indexed, lambda: store.search(OWNER, "hana", viewer(), query_vector(), limit=8), args.queries)
         measure(
             "newest first (no vector), index",
-            lambda: store.search("hana", viewer(), None, limit=8),
+            lambda: store.search(OWNER, "hana", viewer(), None, limit=8),
             args.queries,
         )
-        asking = {"_id": "j", "persona": "hana", "session_id": "now"}
+        asking = {"_id": "j", "owner": OWNER, "persona": "hana", "session_id": "now"}
 
         def tokens(text: str) -> int:
             return len(text) // 4 + 1

@@ -43,7 +43,8 @@ class Erasure:
     """What is being erased; an eraser removes whatever of its own data matches any part of it."""
 
     session_ids: tuple[str, ...] = ()  # everything of these sessions (DELETE /v1/sessions/{id})
-    viewer_id: str | None = None  # everything about this viewer (DELETE /v1/viewers/{id})
+    viewer_id: str | None = None  # everything about this viewer (DELETE /v1/viewers/{id}) ...
+    owner: str | None = None  # ... under this owner's key (another key's viewer of that id is another person)
     job_ids: tuple[str, ...] = ()  # the turns erased (of the sessions, the viewer, or expired)
     memories_before: datetime | None = None  # retention: memories created before this time
 
@@ -81,20 +82,21 @@ def erase_sessions(ctx: ErasureContext, session_ids: list[str]) -> dict[str, int
     return dict(done)
 
 
-def erase_viewer(ctx: ErasureContext, viewer_id: str) -> dict[str, int]:
-    """Everything about a viewer: their turns (and what they are part of) wherever they spoke.
+def erase_viewer(ctx: ErasureContext, viewer_id: str, owner: str) -> dict[str, int]:
+    """Everything about one owner's viewer: their turns (and what they are part of) wherever they
+    spoke. Viewer ids are each owner's own names: another owner's viewer of the same id stays.
 
     Sessions they spoke in stay for the other viewers, without the viewer's turns: those are
     taken out of each session's event log and short-term context one by one.
     """
-    jobs = list(ctx.storage.jobs.find({"viewer_id": viewer_id}, JOB_FIELDS))
+    jobs = list(ctx.storage.jobs.find({"viewer_id": viewer_id, "owner": owner}, JOB_FIELDS))
     done = erase_turns(ctx, jobs)
     erased = set(job_ids(jobs))
     for session_id in {job["session_id"] for job in jobs if job.get("session_id")}:
         done["context_turns"] += remove_from_context(ctx.redis, session_id, erased)
         done["session_events"] += remove_from_session_log(ctx.redis, session_id, erased)
         ctx.redis.hdel(open_turns(session_id), *erased)
-    done.update(run_erasers(ctx, Erasure(viewer_id=viewer_id, job_ids=tuple(sorted(erased)))))
+    done.update(run_erasers(ctx, Erasure(viewer_id=viewer_id, owner=owner, job_ids=tuple(sorted(erased)))))
     return dict(done)
 
 

@@ -2,15 +2,15 @@
 
 From a turn that carries a ``viewer_id``: the facts the viewer stated in it (pipelines/memory_facts.py),
 and the session's summary so far (the viewer's latest lines there, dated), each embedded and stored
-under the viewer and the persona. Everything is keyed and upserted, so a redelivered task stores
-the same rows again and nothing twice.
+under the turn's owner (the API key that sent it), the viewer and the persona. Everything is keyed
+and upserted, so a redelivered task stores the same rows again and nothing twice.
 """
 
 from typing import Any
 
 from pipelines.backends import TextEmbedder
 from pipelines.memory_facts import extract_facts
-from pipelines.memory_store import Memory, MemoryStore
+from pipelines.memory_store import Memory, MemoryStore, memory_owner
 from pipelines.storage import Storage
 from schemas.jobs import JobKind, JobStatus
 
@@ -79,6 +79,7 @@ def distill_turn(
     store.upsert(
         [
             Memory(
+                owner=memory_owner(job),
                 viewer_id=job["viewer_id"],
                 persona=job["persona"],
                 session_id=job["session_id"],

@@ -31,12 +31,13 @@ def store_for(settings: Settings) -> MemoryStore | None:
     )
 
 
-def delete_viewer_memories(settings: Settings, viewer_id: str) -> int:
+def delete_viewer_memories(settings: Settings, owner: str, viewer_id: str) -> int:
+    """One owner's viewer's memories (another owner's viewer of the same id keeps theirs)."""
     store = store_for(settings)
     if store is None:
         return 0
-    count = store.count(viewer_id=viewer_id)
-    store.delete_viewer(viewer_id)
+    count = store.count(owner=owner, viewer_id=viewer_id)
+    store.delete_viewer(owner, viewer_id)
     return count
 
 
@@ -51,8 +52,8 @@ def delete_session_memories(settings: Settings, session_id: str) -> int:
 
 def erase_memories(ctx: ErasureContext, erasure: Erasure) -> int:
     removed = 0
-    if erasure.viewer_id:
-        removed += delete_viewer_memories(ctx.settings, erasure.viewer_id)
+    if erasure.viewer_id and erasure.owner is not None:
+        removed += delete_viewer_memories(ctx.settings, erasure.owner, erasure.viewer_id)
     for session_id in erasure.session_ids:
         removed += delete_session_memories(ctx.settings, session_id)
     if erasure.memories_before is not None and (store := store_for(ctx.settings)) is not None:

@@ -19,7 +19,7 @@ from typing import Any
 from pipelines.backends import ChatMessage, TextEmbedder
 from pipelines.context_window import MESSAGE_OVERHEAD_TOKENS
 from pipelines.logging_setup import get_logger
-from pipelines.memory_store import MemoryStore, Recalled
+from pipelines.memory_store import MemoryStore, Recalled, memory_owner
 from pipelines.prompting import neutralize_control_tokens
 
 log = get_logger(__name__)
@@ -73,11 +73,12 @@ class MemoryRecall:
         # need not be embedded (tens of milliseconds on a busy CPU). Only beyond the limit are
         # they ranked by similarity to what the viewer just said.
         store = self.store()
-        found = store.search(job["persona"], viewer_id, None, limit=self.limit + 1)
+        owner = memory_owner(job)
+        found = store.search(owner, job["persona"], viewer_id, None, limit=self.limit + 1)
         vector = None
         if len(found) > self.limit and user_text.strip() and (embedder := self.embedder()) is not None:
             vector = embedder.embed([user_text])[0]
-            found = store.search(job["persona"], viewer_id, vector, limit=self.limit)
+            found = store.search(owner, job["persona"], viewer_id, vector, limit=self.limit)
         found = found[: self.limit]
         message = memory_message(
             found,

@@ -2,13 +2,23 @@
 
 Why LanceDB: it runs embedded (a directory, no server, like the rest of the default stack) and the
 same code scales out on an object store (``s3://``, ``gs://``, ``az://``) shared by every worker in
-production. A recall is a vector search pre-filtered on the scope (persona + viewer) through a
-BTREE scalar index, so it reads only that viewer's rows: bench/bench_memory.py measures it at 100k
-memories against the 30 ms budget of the live path, and qdrant-client's local mode for comparison.
+production. A recall is a vector search pre-filtered on the scope (owner + persona + viewer)
+through a BTREE scalar index, so it reads only that viewer's rows: bench/bench_memory.py measures
+it at 100k memories against the 30 ms budget of the live path, and qdrant-client's local mode for
+comparison.
 
-Rows are keyed by a deterministic id (the viewer, persona and what the row is about), and written
-with merge-insert on that id: a redelivered task rewrites the same rows, never adds a second copy,
-and a fact stated again (a new favourite game) replaces the old one.
+Viewer ids are the tenant's own names ("alice" on one streamer's chat is not "alice" on another's):
+every row carries its ``owner`` (the API key that submitted the turn), which is part of its scope
+and its id, so two owners' viewers never share, overwrite or erase each other's memories.
+
+Rows appended since the last ``optimize`` are outside the scalar index, and each write appends a
+fragment the filter must open: a query's cost grows with the writes since then (about 0.1 ms each
+at 100k rows, bench/bench_memory.py). ``unindexed_rows`` lets the writer optimize after a few
+dozen writes instead of only on a timer.
+
+Rows are keyed by a deterministic id (the owner, viewer, persona and what the row is about), and
+written with merge-insert on that id: a redelivered task rewrites the same rows, never adds a
+second copy, and a fact stated again (a new favourite game) replaces the old one.
 """
 
 import hashlib
@@ -24,15 +34,21 @@ if TYPE_CHECKING:
 
 TABLE = "memories"
 INDEXED_COLUMNS = ("scope", "viewer_id", "session_id")
+SCOPE_INDEX = "scope_idx"  # LanceDB's name for the index on ``scope``
 
 
-def scope_of(persona: str, viewer_id: str) -> str:
-    """Memory is per viewer and per persona: one column to filter on, with an index of its own."""
-    return f"{persona}\x1f{viewer_id}"
+def scope_of(owner: str, persona: str, viewer_id: str) -> str:
+    """Memory is per owner, viewer and persona: one column to filter on, with an index of its own."""
+    return f"{owner}\x1f{persona}\x1f{viewer_id}"
 
 
-def memory_id(persona: str, viewer_id: str, key: str) -> str:
-    return hashlib.sha256(f"{persona}\x1f{viewer_id}\x1f{key}".encode()).hexdigest()[:32]
+def memory_owner(job: dict[str, Any]) -> str:
+    """Whose viewer a turn's ``viewer_id`` names: the API key that submitted the turn."""
+    return str(job.get("owner") or "")
+
+
+def memory_id(owner: str, persona: str, viewer_id: str, key: str) -> str:
+    return hashlib.sha256(f"{owner}\x1f{persona}\x1f{viewer_id}\x1f{key}".encode()).hexdigest()[:32]
 
 
 def sql_string(value: str) -> str:
@@ -42,8 +58,10 @@ def sql_string(value: str) -> str:
 
 @dataclass(frozen=True)
 class Memory:
-    """A row to store: ``key`` says what it is about (a fact's slot, ``summary:<session>``)."""
+    """A row to store: ``key`` says what it is about (a fact's slot, ``summary:<session>``);
+    ``owner``: the API key whose turn taught it."""
 
+    owner: str
     viewer_id: str
     persona: str
     session_id: str
@@ -78,6 +96,7 @@ class MemoryStore:
             [
                 ("id", pa.string()),
                 ("scope", pa.string()),
+                ("owner", pa.string()),
                 ("viewer_id", pa.string()),
                 ("persona", pa.string()),
                 ("session_id", pa.string()),
@@ -90,6 +109,10 @@ class MemoryStore:
             ]
         )
         self.table: Table = self.db.create_table(TABLE, schema=schema, exist_ok=True)
+        if "owner" not in self.table.schema.names:
+            # A store written before memories had owners: its rows belong to no owner (no recall
+            # reaches them; session erasure and retention still do).
+            self.table.add_columns({"owner": "''"})
         self._ensure_indexes()
 
     def _ensure_indexes(self) -> None:
@@ -107,8 +130,9 @@ class MemoryStore:
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = [
             {
-                "id": memory_id(m.persona, m.viewer_id, m.key),
-                "scope": scope_of(m.persona, m.viewer_id),
+                "id": memory_id(m.owner, m.persona, m.viewer_id, m.key),
+                "scope": scope_of(m.owner, m.persona, m.viewer_id),
+                "owner": m.owner,
                 "viewer_id": m.viewer_id,
                 "persona": m.persona,
                 "session_id": m.session_id,
@@ -124,11 +148,11 @@ class MemoryStore:
         self.table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
     def search(
-        self, persona: str, viewer_id: str, vector: np.ndarray | None, *, limit: int
+        self, owner: str, persona: str, viewer_id: str, vector: np.ndarray | None, *, limit: int
     ) -> list[Recalled]:
-        """The viewer's memories for this persona: nearest to ``vector`` first, or without a
-        vector the facts (a few, one per slot) and then the newest summaries."""
-        where = f"scope = {sql_string(scope_of(persona, viewer_id))}"
+        """The owner's viewer's memories for this persona: nearest to ``vector`` first, or
+        without a vector the facts (a few, one per slot) and then the newest summaries."""
+        where = f"scope = {sql_string(scope_of(owner, persona, viewer_id))}"
         columns = ["kind", "key", "text", "session_id", "updated_at"]
         if vector is not None:
             query = self.table.search(np.asarray(vector, dtype=np.float32)).where(where, prefilter=True)
@@ -149,16 +173,23 @@ class MemoryStore:
             for row in rows
         ]
 
-    def count(self, *, viewer_id: str | None = None, session_id: str | None = None) -> int:
-        if viewer_id is not None:
-            return self.table.count_rows(f"viewer_id = {sql_string(viewer_id)}")
+    @staticmethod
+    def _viewer_filter(owner: str, viewer_id: str) -> str:
+        return f"viewer_id = {sql_string(viewer_id)} AND owner = {sql_string(owner)}"
+
+    def count(
+        self, *, owner: str | None = None, viewer_id: str | None = None, session_id: str | None = None
+    ) -> int:
+        """All rows, an owner's viewer's (both given), or a session's."""
+        if viewer_id is not None and owner is not None:
+            return self.table.count_rows(self._viewer_filter(owner, viewer_id))
         if session_id is not None:
             return self.table.count_rows(f"session_id = {sql_string(session_id)}")
         return self.table.count_rows()
 
-    def delete_viewer(self, viewer_id: str) -> None:
-        """Everything remembered about a viewer, under every persona."""
-        self.table.delete(f"viewer_id = {sql_string(viewer_id)}")
+    def delete_viewer(self, owner: str, viewer_id: str) -> None:
+        """Everything remembered about one owner's viewer, under every persona."""
+        self.table.delete(self._viewer_filter(owner, viewer_id))
 
     def delete_session(self, session_id: str) -> None:
         """What was learnt in a session: its summary and the facts last stated in it."""
@@ -167,6 +198,11 @@ class MemoryStore:
     def delete_older_than(self, before: datetime) -> None:
         """Retention: memories not restated since ``before``."""
         self.table.delete(f"updated_at < timestamp '{before.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}'")
+
+    def unindexed_rows(self) -> int:
+        """Rows written since the scope index was last brought up to date (each a flat scan)."""
+        stats = self.table.index_stats(SCOPE_INDEX)
+        return 0 if stats is None else int(stats.num_unindexed_rows)
 
     def optimize(self, *, keep_versions_s: float) -> None:
         """Compact small appends, bring new rows into the indexes, and drop old versions (which

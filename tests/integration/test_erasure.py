@@ -140,46 +140,66 @@ def test_deleting_a_session_leaves_nothing_of_it(
 def test_deleting_a_viewer_removes_them_everywhere_and_keeps_the_others(
     settings: Settings, storage: Storage, rclient: redis.Redis, memory_calls: list[Erasure]
 ) -> None:
-    shared, theirs = new_session(storage, None), new_session(storage, None)
+    client, client_key = create_key(storage, name="client", scopes=[Scope.client])
+    _, admin = create_key(storage, name="admin", scopes=[Scope.admin])
+    shared, theirs = new_session(storage, client.id), new_session(storage, client.id)
     viewer = "twitch:4242"
     mine = [
         stored_turn(
-            storage, rclient, shared, viewer_id=viewer, text="I am Mira and my cat is Tofu", kind="audio"
+            storage,
+            rclient,
+            shared,
+            owner=client.id,
+            viewer_id=viewer,
+            text="I am Mira and my cat is Tofu",
+            kind="audio",
         ),
-        stored_turn(storage, rclient, theirs, viewer_id=viewer, text="Mira again, I love Celeste"),
+        stored_turn(
+            storage, rclient, theirs, owner=client.id, viewer_id=viewer, text="Mira again, I love Celeste"
+        ),
     ]
     others = [
-        stored_turn(storage, rclient, shared, viewer_id="twitch:1", text=f"someone else {n}")
+        stored_turn(storage, rclient, shared, owner=client.id, viewer_id="twitch:1", text=f"someone else {n}")
         for n in range(2)
     ]
+    # Another key's viewer of the same id is another person (another streamer's chat).
+    elsewhere = new_session(storage, "key-other")
+    namesake = stored_turn(storage, rclient, elsewhere, owner="key-other", viewer_id=viewer, text="I am Noor")
     rate(storage, mine[1], -1)
     rate(storage, others[0], 1)
-    needles = {viewer, "Mira", *(job["_id"] for job in mine)}
+    needles = {"Mira", *(job["_id"] for job in mine)}
     assert mongo_traces(storage, needles) and redis_traces(rclient, needles)
-    _, admin = create_key(storage, name="admin", scopes=[Scope.admin])
-    _, client_key = create_key(storage, name="client", scopes=[Scope.client])
+    as_client = {"Authorization": f"Bearer {client_key}"}
     with TestClient(create_app(settings)) as api:
-        assert (
-            api.delete(f"/v1/viewers/{viewer}", headers={"Authorization": f"Bearer {client_key}"}).status_code
-            == 403
-        )
+        refused = api.delete(f"/v1/viewers/{viewer}", params={"owner": "key-other"}, headers=as_client)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
         bad = api.delete("/v1/viewers/not a viewer!", headers={"Authorization": f"Bearer {admin}"})
         assert bad.status_code == 422
-        answer = api.delete(f"/v1/viewers/{viewer}", headers={"Authorization": f"Bearer {admin}"})
+        answer = api.delete(f"/v1/viewers/{viewer}", headers=as_client)  # the key's own viewer
     assert answer.status_code == 200, answer.text
     assert answer.json()["deleted"]["turns"] == 2 and answer.json()["deleted"]["context_turns"] == 2
     assert mongo_traces(storage, needles) == []
     assert redis_traces(rclient, needles) == []
-    assert [c.viewer_id for c in memory_calls] == [viewer]
+    assert [(c.viewer_id, c.owner) for c in memory_calls] == [(viewer, client.id)]
     # The sessions stay, with the other viewer's turns, context, events, feedback and audio.
     assert storage.sessions.count_documents({"_id": {"$in": [shared, theirs]}}) == 2
-    assert {j["_id"] for j in storage.jobs.find({})} == {j["_id"] for j in others}
+    assert {j["_id"] for j in storage.jobs.find({})} == {j["_id"] for j in [*others, namesake]}
     context = ContextStore(rclient, max_turns=9, ttl_s=60).recent(shared)
     assert [t.job_id for t in context] == [j["_id"] for j in others]
     events: Any = rclient.xrange(session_stream(shared))
     kept = {others[0]["_id"], others[1]["_id"]}
     assert events and all(json.loads(fields[b"data"])["job_id"] in kept for _, fields in events)
     assert storage.feedback.count_documents({}) == 1 and len(audio_ids_of(storage, others)) == 2 * 2 * 2
+    # An admin erases another key's viewer by naming the key.
+    with TestClient(create_app(settings)) as api:
+        named = api.delete(
+            f"/v1/viewers/{viewer}",
+            params={"owner": "key-other"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+    assert named.status_code == 200 and named.json()["deleted"]["turns"] == 1, named.text
+    assert storage.jobs.count_documents({"_id": namesake["_id"]}) == 0
+    assert [(c.viewer_id, c.owner) for c in memory_calls[1:]] == [(viewer, "key-other")]
 
 
 def test_retention_sweep_deletes_what_is_past_its_period(

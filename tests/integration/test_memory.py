@@ -25,6 +25,7 @@ from workers.embedding import SentenceEmbedder
 
 ALICE_SAYS = "Hi Hana! My name is Alice. I have a dog named Biscuit and my favourite game is Hollow Knight."
 BOB_SAYS = "hey, call me Bob. my cat is called Pixel and my favorite game is Tetris"
+OWNER = "key-streamer-a"  # the API key whose viewers these are
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ def context(stage_context: StageContext, tmp_path: Path) -> Iterator[StageContex
     yield stage_context
 
 
-def finished_turn(ctx: StageContext, session_id: str, viewer_id: str | None, text: str, **extra: Any) -> str:
+def finished_turn(
+    ctx: StageContext, session_id: str, viewer_id: str | None, text: str, owner: str = OWNER, **extra: Any
+) -> str:
     job = jobs.create_job(
         ctx.storage,
         session_id=session_id,
@@ -53,14 +56,15 @@ def finished_turn(ctx: StageContext, session_id: str, viewer_id: str | None, tex
         persona="hana",
         persona_version="1",
         input_text=text,
+        owner=owner,
         extra={"viewer_id": viewer_id, **extra},
     )
     ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$set": {"status": "completed"}})
     return str(job["_id"])
 
 
-def remembered(store: MemoryStore, viewer_id: str) -> list[str]:
-    return sorted(m.text for m in store.search("hana", viewer_id, None, limit=100))
+def remembered(store: MemoryStore, viewer_id: str, owner: str = OWNER) -> list[str]:
+    return sorted(m.text for m in store.search(owner, "hana", viewer_id, None, limit=100))
 
 
 def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
@@ -72,10 +76,10 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
     assert distill_turn(context.storage, store, embedder, bob, summary_lines=4) == 4
 
     # Weeks later, another stream: what is recalled for Alice's question is hers, nearest first.
-    [nearest] = store.search("hana", "alice", embedder.embed(["what was my dog called?"])[0], limit=1)
+    [nearest] = store.search(OWNER, "hana", "alice", embedder.embed(["what was my dog called?"])[0], limit=1)
     assert nearest.text == "They have a dog named Biscuit."
     recall = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=8, token_budget=160)
-    later = {"_id": "j", "persona": "hana", "session_id": "stream-9", "viewer_id": "alice"}
+    later = {"_id": "j", "owner": OWNER, "persona": "hana", "session_id": "stream-9", "viewer_id": "alice"}
     message = recall.message_for(later, "do you still remember me?", lambda text: len(text) // 4 + 1)
     assert message is not None and message.role == "system"
     for fact in (
@@ -93,7 +97,7 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
     game = asked.message_for(later, "which video game do I love most?", lambda text: len(text) // 4 + 1)
     assert game is not None and game.content.splitlines()[1:] == ["- Their favourite game is Hollow Knight."]
     # Memory is per persona too: another persona knows nothing of Alice.
-    assert store.search("other-persona", "alice", None, limit=10) == []
+    assert store.search(OWNER, "other-persona", "alice", None, limit=10) == []
 
 
 def test_a_redelivered_task_stores_nothing_twice_and_a_restated_fact_replaces_the_old(
@@ -102,15 +106,15 @@ def test_a_redelivered_task_stores_nothing_twice_and_a_restated_fact_replaces_th
     first = finished_turn(context, "stream-1", "alice", ALICE_SAYS)
     for _ in range(3):  # the task delivered three times
         distill_turn(context.storage, store, embedder, first, summary_lines=4)
-    assert store.count(viewer_id="alice") == 4
+    assert store.count(owner=OWNER, viewer_id="alice") == 4
     changed = finished_turn(context, "stream-2", "alice", "my favourite game is Celeste now")
     distill_turn(context.storage, store, embedder, changed, summary_lines=4)
     facts = remembered(store, "alice")
     assert "Their favourite game is Celeste." in facts
     assert "Their favourite game is Hollow Knight." not in facts
-    assert store.count(viewer_id="alice") == 5  # the same 3 facts, a summary for each stream
+    assert store.count(owner=OWNER, viewer_id="alice") == 5  # the same 3 facts, a summary for each stream
     # Without a query vector the facts come before the (newer) summaries.
-    assert {m.kind for m in store.search("hana", "alice", None, limit=3)} == {"fact"}
+    assert {m.kind for m in store.search(OWNER, "hana", "alice", None, limit=3)} == {"fact"}
 
 
 def test_turns_without_a_viewer_or_unfinished_teach_nothing(
@@ -138,6 +142,7 @@ def test_the_llm_is_given_this_viewer_s_memories_after_the_unchanged_persona_pre
         persona="hana",
         persona_version="1",
         input_text="hey, do you remember my pet?",
+        owner=OWNER,
         extra={"viewer_id": "alice", "viewer_name": "AliceInChat"},
     )
     chat = ScriptedChat("[happy] Of course I do!")
@@ -158,7 +163,7 @@ def test_the_llm_is_given_this_viewer_s_memories_after_the_unchanged_persona_pre
     for other, expected in others:
         job = jobs.create_job(
             context.storage, session_id="stream-2", kind="text", persona="hana", persona_version="1",
-            input_text="hi again", extra={"viewer_id": other},
+            input_text="hi again", owner=OWNER, extra={"viewer_id": other},
         )  # fmt: skip
         chat = ScriptedChat("[happy] Hi!")
         generate_reply(context, chat, job["_id"], recall)
@@ -177,3 +182,30 @@ def test_a_finished_turn_with_a_viewer_owes_its_distillation(context: StageConte
         assert (jobs.get_job(context.storage, job_id) or {})["followups"] == []
     assert context.dispatcher.calls("distill_memories") == [(with_viewer,)]  # type: ignore[attr-defined]
     assert jobs.FOLLOWUP_MEMORY in jobs.JOB_COMPLETED_FOLLOWUPS
+
+
+def test_two_owners_viewers_of_the_same_id_never_share_memories(
+    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+) -> None:
+    other_owner = "key-streamer-b"
+    theirs = finished_turn(
+        context, "stream-b", "alice", "I'm called Carol and my favourite game is Tetris", owner=other_owner
+    )
+    ours = finished_turn(context, "stream-a", "alice", ALICE_SAYS)
+    for job_id in (theirs, ours):
+        distill_turn(context.storage, store, embedder, job_id, summary_lines=4)
+    # Same viewer id, same persona, same fact slots: neither overwrites the other's rows.
+    assert "Their favourite game is Hollow Knight." in remembered(store, "alice")
+    assert "Their favourite game is Tetris." in remembered(store, "alice", other_owner)
+    recall = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=8, token_budget=160)
+    for owner, mine, not_mine in [(OWNER, "Biscuit", "Carol"), (other_owner, "Carol", "Biscuit")]:
+        job = {"_id": "j", "owner": owner, "persona": "hana", "session_id": "later", "viewer_id": "alice"}
+        message = recall.message_for(job, "remember me?", lambda text: len(text) // 4 + 1)
+        assert message is not None and mine in message.content and not_mine not in message.content
+    # A key nobody gave memories to (or a turn with no owner) recalls nothing of either.
+    stranger = {"_id": "j", "owner": "key-c", "persona": "hana", "session_id": "later", "viewer_id": "alice"}
+    assert recall.message_for(stranger, "remember me?", lambda text: len(text) // 4 + 1) is None
+    # Erasing one owner's alice leaves the other's.
+    store.delete_viewer(OWNER, "alice")
+    assert remembered(store, "alice") == []
+    assert len(remembered(store, "alice", other_owner)) == 3  # name, game, summary

@@ -10,7 +10,7 @@ from pipelines.memory_distill import distill_turn
 from pipelines.memory_store import MemoryStore
 from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
-from tests.integration.test_memory import ALICE_SAYS, BOB_SAYS, finished_turn, remembered
+from tests.integration.test_memory import ALICE_SAYS, BOB_SAYS, OWNER, finished_turn, remembered
 from workers.embedding import SentenceEmbedder
 
 
@@ -52,7 +52,7 @@ def test_erasing_a_session_or_a_viewer_erases_their_memories(
     assert erase(erasure, Erasure(session_ids=("stream-2",))) == 2  # the ramen fact and its summary
     assert "Their favourite food is ramen." not in remembered(store, "alice")
     assert "Their name is Alice." in remembered(store, "alice")
-    assert erase(erasure, Erasure(viewer_id="alice")) == 4
+    assert erase(erasure, Erasure(viewer_id="alice", owner=OWNER)) == 4
     assert remembered(store, "alice") == [] and len(remembered(store, "bob")) == 4
     assert erase(erasure, Erasure(session_ids=("stream-1",))) == 4
     assert store.count() == 0

@@ -15,7 +15,7 @@ from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from pipelines.stt_routing import SttRouter
 from pipelines.time_limits import TimeLimits
-from tests.integration.test_memory import ALICE_SAYS, finished_turn, remembered
+from tests.integration.test_memory import ALICE_SAYS, OWNER, finished_turn, remembered
 from tests.integration.test_worker_metrics import sample_sum
 from tools.stack import Stack
 
@@ -60,7 +60,7 @@ def test_the_memory_worker_distils_a_turn_once_however_often_it_is_delivered(
     finally:
         servers.stop(name)
     store = MemoryStore(settings.memory_store_uri, dimensions=384, read_consistency_s=0)
-    assert store.count(viewer_id="alice") == 4  # 3 facts and the session's summary, once
+    assert store.count(owner=OWNER, viewer_id="alice") == 4  # 3 facts and the session's summary, once
     expected = {
         "Their name is Alice.",
         "They have a dog named Biscuit.",
