@@ -31,6 +31,7 @@ from api.routes import (
     history,
     jobs,
     keys,
+    listen,
     session_channel,
     sessions,
     transcriptions,
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         erasure,
         keys,
     )
-    for module in (*routers, session_channel, control, web):
+    for module in (*routers, session_channel, listen, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     document_id_shapes(app)
     return app

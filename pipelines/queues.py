@@ -24,6 +24,7 @@ class Queue(StrEnum):
 class TaskName(StrEnum):
     transcribe_utterance = "stt.transcribe_utterance"
     transcribe_file = "stt.transcribe_file"
+    listen = "stt.listen"  # a realtime listen, served on a thread of the worker that claims it
     reply = "llm.reply"
     synthesize_segment = "tts.synthesize_segment"
     animate_segment = "animation.animate_segment"
@@ -39,6 +40,7 @@ class TaskName(StrEnum):
 TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.transcribe_utterance: {"queue": Queue.stt_live_cpu},
     TaskName.transcribe_file: {"queue": Queue.stt_batch_cpu},
+    TaskName.listen: {"queue": Queue.stt_live_cpu},
     TaskName.reply: {"queue": Queue.llm},
     TaskName.synthesize_segment: {"queue": Queue.tts},
     TaskName.animate_segment: {"queue": Queue.animation},
@@ -64,7 +66,7 @@ class WorkerKind(StrEnum):
 # The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
 # tasks routed to the queues it consumes.
 KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
-    WorkerKind.stt: [TaskName.transcribe_utterance, TaskName.transcribe_file],
+    WorkerKind.stt: [TaskName.transcribe_utterance, TaskName.transcribe_file, TaskName.listen],
     WorkerKind.llm: [TaskName.reply],
     WorkerKind.tts: [TaskName.synthesize_segment],
     WorkerKind.animation: [TaskName.animate_segment],

@@ -213,6 +213,26 @@ class Settings(BaseSettings):
         default="auto", description="Initial CPU/GPU routing; changed at run time via /v1/control/stt."
     )
 
+    # --- realtime listen (WS /v1/sessions/{id}/listen) ---------------------------------------------
+    listen_partial_interval_s: float = Field(
+        default=0.5, gt=0, description="A partial transcript about this often while speech goes on."
+    )
+    listen_end_silence_ms: int = Field(default=600, ge=100, description="Silence that ends an utterance.")
+    listen_min_speech_ms: int = Field(default=250, ge=0, description="Shorter speech is no utterance.")
+    listen_max_utterance_s: float = Field(
+        default=20.0, gt=1, le=30, description="Longer speech is cut into turns of at most this."
+    )
+    listen_max_frame_bytes: int = Field(default=64_000, ge=2, description="One binary frame (2 s of PCM).")
+    listen_max_duration_s: float = Field(
+        default=3600.0, gt=0, description="A listen socket is closed after this."
+    )
+    listen_lease_s: float = Field(
+        default=3.0, gt=0, description="A listen moves to another STT worker this long after its worker died."
+    )
+    listen_streams_per_worker: int = Field(
+        default=4, ge=1, description="Listens one STT worker process serves."
+    )
+
     # --- language model ---------------------------------------------------------------------------
     llm_backend: Literal["local", "openai"] = "local"
     llm_local_model: str = "bundled:qwen2.5-0.5b"

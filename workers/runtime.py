@@ -21,7 +21,7 @@ from workers import backends, liveness
 # The task modules of each kind of worker: a process imports only its own (an LLM worker never
 # loads Piper, an STT worker never llama.cpp), and each image installs only its kind's runtimes.
 KIND_MODULES: dict[WorkerKind, list[str]] = {
-    WorkerKind.stt: ["workers.tasks.stt"],
+    WorkerKind.stt: ["workers.tasks.stt", "workers.tasks.listen"],
     WorkerKind.llm: ["workers.tasks.llm"],
     WorkerKind.tts: ["workers.tasks.tts"],
     WorkerKind.animation: ["workers.tasks.animation"],

@@ -1,0 +1,215 @@
+"""Realtime transcription: ``WS /v1/sessions/{id}/listen``.
+
+The client streams binary frames of 16 kHz mono s16le PCM (at most ``listen_max_frame_bytes`` each,
+an even number of bytes) and may end with the text frame ``{"type": "end"}``. The server answers
+with JSON text frames (schemas/listen.py): ``ready``, then per utterance ``speech_started``,
+``partial`` about every 500 ms and ``final`` (its text was submitted as a turn: ``job_id``), and
+``ended`` once the worker is done, after which it closes with 1000. ``?interrupt=true`` makes each
+final cut off the session's unfinished reply first (barge-in).
+
+Refusals are close codes with a reason: 4401 no or invalid key, 4404 unknown (or another key's)
+session, 4422 a language the speech models cannot hear, 4429 rate limited; 1003 a text frame that is
+not ``{"type": "end"}``, 1007 a binary frame with an odd byte count, 1009 a frame too large (speech
+in progress is then dropped). A client that disconnects mid-utterance still has what was heard
+transcribed and submitted as a turn. 1011: the server could not go on.
+
+This handler only moves frames: an STT worker serves the listen (pipelines/listen_worker.py). While
+the handler runs it watches the worker's lease and sends the listen again if the worker died.
+"""
+
+import logging
+
+import anyio
+from fastapi import APIRouter, WebSocket
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from api.auth import authenticate, owned_or_404
+from api.errors import ApiError
+from api.ids import HEX_ID
+from api.state import ApiState
+from pipelines.languages import hearing_refusal, live_stt_model
+from pipelines.listen_streams import (
+    END_BY_CLIENT,
+    END_BY_DEADLINE,
+    END_BY_DISCONNECT,
+    END_BY_REFUSAL,
+    ListenClientChannel,
+    ListenMeta,
+    dispatch_listen,
+    new_listen_id,
+)
+from pipelines.personas import get_persona
+from schemas.errors import ErrorCode
+from schemas.listen import ListenControl, ListenReady
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["listen"])
+
+CLOSE_ENDED = 1000
+CLOSE_UNSUPPORTED = 1003  # a text frame that is not a control message
+CLOSE_INVALID = 1007  # PCM with half a sample
+CLOSE_TOO_BIG = 1009
+CLOSE_ON_FAILURE = 1011
+WATCH_S = 1.0
+MAX_DISPATCHES = 5  # a listen whose workers keep dying is given up
+AFTER_CLIENT_S = 120.0  # how long a gone client's last utterance is still watched over
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+async def admit(websocket: WebSocket, state: ApiState, session_id: str) -> ListenMeta:
+    """The key, the session and its language, judged in that order; what the worker needs."""
+    caller = await authenticate(websocket)
+    session = None
+    if HEX_ID.fullmatch(session_id):
+        session = await run_in_threadpool(state.sessions.get, state.storage, session_id)
+    session = owned_or_404(caller, session, f"session {session_id}")
+    persona = get_persona(session["persona"])
+    if refusal := hearing_refusal(state.settings, persona):
+        raise ApiError(ErrorCode.language_unsupported, refusal)
+    await state.rate_limits.submit(caller.id)
+    return ListenMeta(
+        session_id=session_id,
+        owner=caller.id,
+        persona=session["persona"],
+        persona_version=session["persona_version"],
+        language=persona.language,
+        model=live_stt_model(state.settings, persona.language) or state.settings.stt_model,
+        interrupt=websocket.query_params.get("interrupt", "").lower() in ("1", "true", "yes"),
+    )
+
+
+@router.websocket("/sessions/{session_id}/listen")
+async def listen(websocket: WebSocket, session_id: str) -> None:
+    """Stream speech in, get partial and final transcripts back (see the module docstring)."""
+    state: ApiState = websocket.app.state.api
+    await websocket.accept()  # close codes can only be sent on an accepted socket
+    try:
+        meta = await admit(websocket, state, session_id)
+    except ApiError as refusal:
+        await close_quietly(websocket, 4000 + refusal.status, refusal.message[:120])
+        return
+    except Exception:
+        log.exception("listen: could not admit a client")
+        await close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not open the listen")
+        return
+    channel = ListenClientChannel(state.aredis, new_listen_id())
+    try:
+        await channel.open(meta)
+        await dispatch(state, channel)
+        await websocket.send_text(
+            ListenReady(
+                listen_id=channel.keys.listen_id, max_frame_bytes=state.settings.listen_max_frame_bytes
+            ).model_dump_json()
+        )
+    except Exception:
+        log.exception("listen: could not start")
+        await close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not start the listen")
+        return
+    await serve(websocket, state, channel)
+
+
+async def dispatch(state: ApiState, channel: ListenClientChannel) -> None:
+    await channel.count_dispatch()  # first: a claim of the earlier dispatch no longer matches
+    await run_in_threadpool(dispatch_listen, state.celery, state.router, channel.keys.listen_id)
+
+
+async def serve(websocket: WebSocket, state: ApiState, channel: ListenClientChannel) -> None:
+    """Frames in, transcripts out, the worker watched, until the worker has ended the listen."""
+    ended = anyio.Event()
+
+    async with anyio.create_task_group() as tasks:
+
+        async def relay() -> None:
+            after, connected = "0", True
+            while True:
+                entries = await channel.read_output(after, block_ms=5000)
+                for entry_id, frame in entries:
+                    after = entry_id
+                    if connected:
+                        try:
+                            await websocket.send_json(frame)
+                        except Exception:  # the client has gone: keep draining to see the end
+                            connected = False
+                    if frame.get("type") == "ended":
+                        ended.set()
+                        if connected:
+                            await close_quietly(websocket, CLOSE_ENDED, "listen ended")
+                        tasks.cancel_scope.cancel()  # the receiver too: nothing more is read
+                        return
+
+        async def watch() -> None:
+            deadline = anyio.current_time() + state.settings.listen_max_duration_s
+            dispatches = 1
+            while True:
+                await anyio.sleep(WATCH_S)
+                await channel.keep_alive()
+                if anyio.current_time() > deadline:
+                    deadline = float("inf")
+                    await channel.end(END_BY_DEADLINE)
+                if await channel.worker_lost():
+                    if dispatches >= MAX_DISPATCHES:
+                        log.error("listen: given up after %d workers", dispatches)
+                        await close_quietly(websocket, CLOSE_ON_FAILURE, "no STT worker could serve it")
+                        tasks.cancel_scope.cancel()
+                        return
+                    dispatches += 1
+                    log.warning("listen %s: worker lost, sending it again", channel.keys.listen_id)
+                    await dispatch(state, channel)
+
+        tasks.start_soon(relay)
+        tasks.start_soon(watch)
+        try:
+            await receive_frames(websocket, channel, state.settings.listen_max_frame_bytes)
+        except Refused as refusal:
+            await channel.end(END_BY_REFUSAL)
+            await close_quietly(websocket, refusal.code, refusal.reason)
+        except Exception as exc:
+            log.warning("listen: receiving stopped: %r", exc)
+            await channel.end(END_BY_DISCONNECT)
+        with anyio.move_on_after(AFTER_CLIENT_S):
+            await ended.wait()
+        tasks.cancel_scope.cancel()
+
+
+async def receive_frames(websocket: WebSocket, channel: ListenClientChannel, max_bytes: int) -> None:
+    """Append the client's PCM until it ends the audio and then leaves, or leaves mid-stream."""
+    finished = False
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            if not finished:
+                await channel.end(END_BY_DISCONNECT)
+            return
+        if finished:
+            continue  # after "end" the client only waits for the last frames
+        data, text = message.get("bytes"), message.get("text")
+        if data is not None:
+            if len(data) > max_bytes:
+                raise Refused(CLOSE_TOO_BIG, f"a frame may hold at most {max_bytes} bytes")
+            if len(data) % 2:
+                raise Refused(CLOSE_INVALID, "16-bit PCM frames have an even number of bytes")
+            if data:
+                await channel.append(data)
+        elif text is not None:
+            try:
+                ListenControl.model_validate_json(text)
+            except ValidationError as exc:
+                raise Refused(
+                    CLOSE_UNSUPPORTED, 'text frames carry only {"type": "end"}; audio goes in binary frames'
+                ) from exc
+            await channel.end(END_BY_CLIENT)
+            finished = True
+
+
+async def close_quietly(websocket: WebSocket, code: int, reason: str | None = None) -> None:
+    """Close, unless the client has already gone (then there is nobody to tell)."""
+    try:
+        await websocket.close(code=code, reason=reason)
+    except Exception as exc:
+        log.debug("listen: close failed: %r", exc)
