@@ -32,6 +32,7 @@ from api.routes import (
     jobs,
     keys,
     listen,
+    openai_audio,
     session_channel,
     sessions,
     transcriptions,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (*routers, session_channel, listen, control, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
+    app.include_router(openai_audio.router)  # documents OpenAI's error shape itself
     document_id_shapes(app)
     return app
 

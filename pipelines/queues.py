@@ -25,8 +25,10 @@ class TaskName(StrEnum):
     transcribe_utterance = "stt.transcribe_utterance"
     transcribe_file = "stt.transcribe_file"
     listen = "stt.listen"  # a realtime listen, served on a thread of the worker that claims it
+    transcribe_oneshot = "stt.transcribe_oneshot"  # OpenAI-compatible route: the caller awaits it
     reply = "llm.reply"
     synthesize_segment = "tts.synthesize_segment"
+    stream_speech = "tts.stream_speech"  # OpenAI-compatible route: audio streamed as it is made
     animate_segment = "animation.animate_segment"
     deliver_webhook = "notify.deliver_webhook"
     recover_stalled = "maintenance.recover_stalled"
@@ -41,8 +43,10 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.transcribe_utterance: {"queue": Queue.stt_live_cpu},
     TaskName.transcribe_file: {"queue": Queue.stt_batch_cpu},
     TaskName.listen: {"queue": Queue.stt_live_cpu},
+    TaskName.transcribe_oneshot: {"queue": Queue.stt_live_cpu},
     TaskName.reply: {"queue": Queue.llm},
     TaskName.synthesize_segment: {"queue": Queue.tts},
+    TaskName.stream_speech: {"queue": Queue.tts},
     TaskName.animate_segment: {"queue": Queue.animation},
     TaskName.deliver_webhook: {"queue": Queue.notify},
     TaskName.recover_stalled: {"queue": Queue.maintenance},
@@ -66,9 +70,14 @@ class WorkerKind(StrEnum):
 # The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
 # tasks routed to the queues it consumes.
 KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
-    WorkerKind.stt: [TaskName.transcribe_utterance, TaskName.transcribe_file, TaskName.listen],
+    WorkerKind.stt: [
+        TaskName.transcribe_utterance,
+        TaskName.transcribe_file,
+        TaskName.transcribe_oneshot,
+        TaskName.listen,
+    ],
     WorkerKind.llm: [TaskName.reply],
-    WorkerKind.tts: [TaskName.synthesize_segment],
+    WorkerKind.tts: [TaskName.synthesize_segment, TaskName.stream_speech],
     WorkerKind.animation: [TaskName.animate_segment],
     WorkerKind.memory: [TaskName.distill_memories, TaskName.optimize_memories],
     WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled, TaskName.apply_retention],

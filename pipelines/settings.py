@@ -309,6 +309,37 @@ class Settings(BaseSettings):
         "the segment is still stored whole, so it does not shorten time to first audio here.",
     )
 
+    # --- OpenAI-compatible audio API (/v1/audio/transcriptions, translations, speech) --------------
+    openai_stt_models: dict[str, str] = Field(
+        default_factory=lambda: {"whisper-1": "", "gpt-4o-transcribe": "", "gpt-4o-mini-transcribe": ""},
+        description="OpenAI model names a client may send, each mapped to an STT model spec (JSON "
+        "object; empty: stt_model). The stt_allowed_models are accepted by their own names too.",
+    )
+    openai_tts_models: list[str] = Field(
+        default_factory=lambda: ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"],
+        description="OpenAI speech model names accepted (JSON list); all speak with the configured voice.",
+    )
+    openai_voices: dict[str, str] = Field(
+        default_factory=lambda: {
+            voice: "hana"
+            for voice in (
+                *("alloy", "ash", "ballad", "coral", "echo", "fable"),
+                *("nova", "onyx", "sage", "shimmer", "verse"),
+            )
+        },
+        description="OpenAI voice names mapped to persona ids (JSON object); persona ids are voices too.",
+    )
+    openai_sync_max_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="Transcriptions of files up to this long are answered in the request; longer ones "
+        "become a batch (202 with its id).",
+    )
+    openai_sync_wait_s: float = Field(
+        default=120.0, gt=0, description="How long a request waits for its transcription or first audio."
+    )
+    openai_speech_max_chars: int = Field(default=4096, ge=1, description="Longest speech input.")
+
     # --- worker processes -------------------------------------------------------------------------
     worker_kind: WorkerKind | Literal["all"] = Field(
         default="all",

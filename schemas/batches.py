@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,9 @@ class BatchOptions(BaseModel):
     language: str | None = Field(default=None, description="ISO code; detected when omitted.")
     model: str | None = Field(default=None, description="One of the allowed STT models; default if omitted.")
     word_timestamps: bool = True
+    task: Literal["transcribe", "translate"] = Field(
+        default="transcribe", description="translate: the speech rendered in English (multilingual models)."
+    )
     formats: list[str] = Field(default_factory=lambda: ["json", "txt", "srt", "vtt"])
 
 

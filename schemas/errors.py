@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     too_many_jobs = "too_many_jobs"
     unknown_expression = "unknown_expression"  # details.valid lists the persona's expressions
     unknown_motion = "unknown_motion"  # details.valid lists the persona's motions
+    unknown_model = "unknown_model"  # a model name the OpenAI-compatible routes do not map
+    unknown_voice = "unknown_voice"  # a voice name the OpenAI-compatible speech route does not map
     # Dependencies (503 at the API).
     dependency_unavailable = "dependency_unavailable"
     # Stage failures recorded on a job.

@@ -21,9 +21,9 @@ from workers import backends, liveness
 # The task modules of each kind of worker: a process imports only its own (an LLM worker never
 # loads Piper, an STT worker never llama.cpp), and each image installs only its kind's runtimes.
 KIND_MODULES: dict[WorkerKind, list[str]] = {
-    WorkerKind.stt: ["workers.tasks.stt", "workers.tasks.listen"],
+    WorkerKind.stt: ["workers.tasks.stt", "workers.tasks.oneshot_stt", "workers.tasks.listen"],
     WorkerKind.llm: ["workers.tasks.llm"],
-    WorkerKind.tts: ["workers.tasks.tts"],
+    WorkerKind.tts: ["workers.tasks.tts", "workers.tasks.speech_stream"],
     WorkerKind.animation: ["workers.tasks.animation"],
     WorkerKind.notify: ["workers.tasks.notify", "workers.tasks.maintenance"],
     WorkerKind.memory: ["workers.tasks.memory"],

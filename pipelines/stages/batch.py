@@ -34,7 +34,10 @@ def transcribe_batch_file(ctx: StageContext, stt_for: SttForModel, batch_id: str
     )
     ensure_not_silent(samples, ctx.settings.silence_dbfs)
     transcript = stt_for(options.get("model")).transcribe(
-        samples, language=options.get("language"), word_timestamps=bool(options.get("word_timestamps", True))
+        samples,
+        language=options.get("language"),
+        word_timestamps=bool(options.get("word_timestamps", True)),
+        task="translate" if options.get("task") == "translate" else "transcribe",
     )
     finish_file(
         ctx,
