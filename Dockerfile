@@ -7,6 +7,7 @@
 #   worker-notify     webhooks and the sweeps: the base install and the memory store
 #                                                                         ('.[memory-store]')
 #   worker-memory     long-term memory: the embedding model (torch), LanceDB  ('.[memory]')
+#   worker-chat       platform chat connectors and the reply selector: the base install
 # (the memory store is LanceDB, erased by the API and the retention sweep, read by the LLM stage)
 # Each worker image sets VTUBER_WORKER_KIND, so its process imports only its own task modules.
 # GPU images build the same targets on a CUDA base (cuDNN 9 for CTranslate2; Ubuntu 24.04 for a
@@ -86,3 +87,9 @@ FROM worker-base AS worker-memory
 RUN pip install '.[memory]'
 ENV VTUBER_WORKER_KIND=memory HF_HUB_OFFLINE=1
 CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "memory", "-n", "memory@%h", "-c", "1", "-l", "INFO"]
+
+FROM worker-base AS worker-chat
+RUN pip install .
+ENV VTUBER_WORKER_KIND=chat
+# Connectors and selection passes wait on sockets, Redis and MongoDB: a thread pool, no models.
+CMD ["celery", "-A", "workers.runtime:app", "worker", "-Q", "chat", "-n", "chat@%h", "-P", "threads", "-c", "4", "-l", "INFO"]

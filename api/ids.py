@@ -24,6 +24,7 @@ SHAPES = {
     "job_id": ("job", HEX_ID),
     "session_id": ("session", HEX_ID),
     "batch_id": ("batch", HEX_ID),
+    "source_id": ("source", HEX_ID),
     "audio_id": ("audio", OBJECT_ID),
     "index": ("file", FILE_INDEX),
     "key_id": ("key", KEY_ID),

@@ -21,6 +21,7 @@ from api.rate_limits import KeyRateLimits
 from api.request_logs import RequestLogContext, bind_path_ids
 from api.routes import (
     audio,
+    chat_sources,
     control,
     direct_control,
     erasure,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         health,
         sessions,
+        chat_sources,
         jobs,
         direct_control,
         events,

@@ -19,6 +19,7 @@ class Queue(StrEnum):
     notify = "notify"
     maintenance = "maintenance"
     memory = "memory"  # long-term memory: distilled off the live path
+    chat = "chat"  # live platform chat: which viewer line the avatar answers next
 
 
 class TaskName(StrEnum):
@@ -35,6 +36,7 @@ class TaskName(StrEnum):
     apply_retention = "maintenance.apply_retention"
     distill_memories = "memory.distill_turn"
     optimize_memories = "memory.optimize_store"
+    select_chat_replies = "chat.select_replies"
 
 
 # Fixed routes; STT tasks are routed at send time by the CPU/GPU switch (pipelines/stt_routing.py),
@@ -53,6 +55,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     TaskName.apply_retention: {"queue": Queue.maintenance},
     TaskName.distill_memories: {"queue": Queue.memory},
     TaskName.optimize_memories: {"queue": Queue.memory},
+    TaskName.select_chat_replies: {"queue": Queue.chat},
 }
 
 
@@ -65,6 +68,7 @@ class WorkerKind(StrEnum):
     animation = "animation"
     notify = "notify"
     memory = "memory"
+    chat = "chat"  # platform chat connectors (Twitch, YouTube) and the reply selector
 
 
 # The tasks each kind registers. Senders address tasks by name, so a worker needs exactly the
@@ -81,6 +85,7 @@ KIND_TASKS: dict[WorkerKind, list[TaskName]] = {
     WorkerKind.animation: [TaskName.animate_segment],
     WorkerKind.memory: [TaskName.distill_memories, TaskName.optimize_memories],
     WorkerKind.notify: [TaskName.deliver_webhook, TaskName.recover_stalled, TaskName.apply_retention],
+    WorkerKind.chat: [TaskName.select_chat_replies],
 }
 
 # Which queues each pool of workers consumes (`celery worker -Q ...`), and its kind.
@@ -92,6 +97,7 @@ WORKER_POOLS: dict[str, list[Queue]] = {
     "animation": [Queue.animation],
     "notify": [Queue.notify, Queue.maintenance],
     "memory": [Queue.memory],
+    "chat": [Queue.chat],
 }
 POOL_KINDS: dict[str, WorkerKind] = {
     "stt-cpu": WorkerKind.stt,
@@ -101,6 +107,7 @@ POOL_KINDS: dict[str, WorkerKind] = {
     "animation": WorkerKind.animation,
     "notify": WorkerKind.notify,
     "memory": WorkerKind.memory,
+    "chat": WorkerKind.chat,
 }
 
 

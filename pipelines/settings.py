@@ -147,6 +147,72 @@ class Settings(BaseSettings):
         description="Old store versions (which still hold erased memories) are dropped after this long.",
     )
 
+    # --- live platform chat (pipelines/chat_*.py, workers/chat_host.py) ------------------------------
+    chat_twitch_host: str = "irc.chat.twitch.tv"
+    chat_twitch_port: int = Field(default=6697, description="6697 with TLS, 6667 without.")
+    chat_twitch_tls: bool = True
+    chat_twitch_nick: str = Field(
+        default="", description="The login a Twitch token belongs to (anonymous read-only without a token)."
+    )
+    chat_youtube_api_url: str = "https://www.googleapis.com/youtube/v3"
+    chat_youtube_api_key: str = Field(
+        default="", description="[secret] YouTube Data API key for sources that name no credentials_ref."
+    )
+    chat_youtube_quota_wait_s: float = Field(
+        default=900.0, ge=0, description="Wait after quotaExceeded before polling again."
+    )
+    chat_secrets_dir: str = Field(
+        default="",
+        description="A directory of secret files named by a source's credentials_ref (mounted secrets); "
+        "VTUBER_CHAT_SECRET_<NAME> environment variables are read too.",
+    )
+    chat_reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest wait between reconnects.")
+    chat_lease_s: float = Field(
+        default=15.0, gt=0, description="A chat worker's claim on a source; another takes it over after this."
+    )
+    chat_sources_per_worker: int = Field(default=50, ge=1, description="Sources one chat worker connects.")
+    chat_select_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a session's new chat lines are judged."
+    )
+    chat_min_reply_interval_s: float = Field(
+        default=8.0, ge=0, description="The avatar answers chat at most once per this many seconds."
+    )
+    chat_max_turns_in_flight: int = Field(
+        default=1, ge=1, description="No chat line is answered while this many chat turns are unfinished."
+    )
+    chat_viewer_cooldown_s: float = Field(
+        default=60.0, ge=0, description="A viewer just answered waits this long before being answered again."
+    )
+    chat_duplicate_window_s: float = Field(
+        default=120.0, ge=0, description="The same text again within this window is skipped as a duplicate."
+    )
+    chat_candidate_max_age_s: float = Field(
+        default=30.0, gt=0, description="An unpaid line not answered within this long is skipped as stale."
+    )
+    chat_paid_max_age_s: float = Field(
+        default=600.0, gt=0, description="A paid line (bits, Super Chat, sub) waits this long for its turn."
+    )
+    chat_blocked_viewers: list[str] = Field(
+        default_factory=list, description="Viewer ids or names never answered (JSON list)."
+    )
+    chat_blocked_words: list[str] = Field(
+        default_factory=list, description="Lines holding any of these words are never answered (JSON list)."
+    )
+    chat_moderation_url: str = Field(
+        default="",
+        description="An OpenAI-compatible /moderations endpoint's base URL; flagged lines are skipped. "
+        "Empty: no moderation model (the block lists still apply).",
+    )
+    chat_ranker: Literal["heuristic", "llm"] = Field(
+        default="heuristic",
+        description="How the most interesting line is chosen when chat is calm: a cheap heuristic, or "
+        "an OpenAI-compatible model (VTUBER_OPENAI_BASE_URL, VTUBER_OPENAI_MODEL).",
+    )
+    chat_ranker_calm_lines: int = Field(
+        default=12, ge=2, description="Chat is calm (the LLM ranker may run) at or below this many lines."
+    )
+    chat_stream_max_len: int = Field(default=10000, ge=100, description="Lines kept per session stream.")
+
     # --- logs -------------------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lines below this level are dropped; user text appears only at debug."

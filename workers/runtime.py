@@ -27,6 +27,7 @@ KIND_MODULES: dict[WorkerKind, list[str]] = {
     WorkerKind.animation: ["workers.tasks.animation"],
     WorkerKind.notify: ["workers.tasks.notify", "workers.tasks.maintenance"],
     WorkerKind.memory: ["workers.tasks.memory"],
+    WorkerKind.chat: ["workers.tasks.chat"],
 }
 
 
@@ -43,6 +44,10 @@ def settings() -> Settings:
 
 app: Celery = make_celery(get_settings(), include=task_modules(get_settings().worker_kind))
 liveness.install(app, get_settings().worker_heartbeat_file)
+if get_settings().worker_kind == "chat":  # its connectors live in the worker's main process
+    from workers import chat_host
+
+    chat_host.install(app)
 
 
 @lru_cache

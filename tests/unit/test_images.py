@@ -26,6 +26,7 @@ KIND_STAGES: dict[WorkerKind, str] = {
     WorkerKind.animation: "worker-animation",
     WorkerKind.notify: "worker-notify",
     WorkerKind.memory: "worker-memory",
+    WorkerKind.chat: "worker-chat",
 }
 FORBIDDEN: dict[WorkerKind, set[str]] = {
     WorkerKind.stt: {"llama-cpp-python", "piper-tts"},
@@ -34,6 +35,7 @@ FORBIDDEN: dict[WorkerKind, set[str]] = {
     WorkerKind.animation: {"torch", "llama-cpp-python", "ctranslate2"},
     WorkerKind.notify: {"torch", "llama-cpp-python", "onnxruntime", "ctranslate2", "av"},
     WorkerKind.memory: {"llama-cpp-python", "piper-tts", "ctranslate2"},
+    WorkerKind.chat: {"torch", "llama-cpp-python", "onnxruntime", "ctranslate2", "piper-tts", "av"},
 }
 # Modules beyond the task modules that a kind loads on first use (its model backends).
 BACKEND_MODULES: dict[WorkerKind, list[str]] = {
@@ -43,6 +45,7 @@ BACKEND_MODULES: dict[WorkerKind, list[str]] = {
     WorkerKind.animation: [],
     WorkerKind.notify: [],
     WorkerKind.memory: ["workers.memory_runtime"],
+    WorkerKind.chat: ["workers.chat_host"],
 }
 
 # Imported when present, never required: celery.utils.threads tries greenlet, structlog tries attrs;

@@ -37,6 +37,7 @@ WORKER_POOLS = {
     "worker-animation",
     "worker-notify",
     "worker-memory",
+    "worker-chat",
 }
 Doc = dict[str, Any]
 

@@ -37,6 +37,7 @@ def test_env_example_marks_the_credentials() -> None:
         "VTUBER_MONGO_URL",
         "VTUBER_OPENAI_API_KEY",
         "VTUBER_WEBHOOK_SECRET",
+        "VTUBER_CHAT_YOUTUBE_API_KEY",
     }
     compose = variables(PROJECT_ROOT / ".env.compose.example")
     for name, secret in compose.items():

@@ -22,6 +22,7 @@ FOREIGN_RUNTIMES: dict[WorkerKind, list[str]] = {
     WorkerKind.notify: ["torch", "ctranslate2", "faster_whisper", "llama_cpp", "piper", "onnxruntime"],
     # its embedding model (torch) loads on the first task, not at start
     WorkerKind.memory: ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp", "piper"],
+    WorkerKind.chat: ["torch", "ctranslate2", "faster_whisper", "whisper", "llama_cpp", "piper", "onnx"],
 }
 STT_TASKS = {TaskName.transcribe_utterance, TaskName.transcribe_file}  # routed at send time
 
