@@ -171,6 +171,9 @@ def inspect_upload(
     )
 
 
+_SF_COUNT_MAX = 2**63 - 1  # libsndfile's frame count when a header does not give the length
+
+
 def _sndfile_info(data: bytes, label: str, max_seconds: float) -> AudioInfo | None:
     """The upload described by libsndfile, or None when it is not a format it reads exactly."""
     try:
@@ -178,8 +181,8 @@ def _sndfile_info(data: bytes, label: str, max_seconds: float) -> AudioInfo | No
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     fmt = _SNDFILE_FORMATS.get(info.format)
-    if fmt is None or info.samplerate <= 0:
-        return None
+    if fmt is None or info.samplerate <= 0 or info.frames >= _SF_COUNT_MAX:
+        return None  # the maximum count: a streamed header that left the length open; FFmpeg counts
     duration = info.frames / info.samplerate
     if duration <= 0:
         raise AudioRejected(ErrorCode.audio_empty, f"{label} contains no audio samples")
