@@ -23,6 +23,7 @@ from api.routes import (
     audio,
     chat_sources,
     control,
+    control_status,
     direct_control,
     erasure,
     events,
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         erasure,
         keys,
     )
-    for module in (*routers, session_channel, listen, control, web):
+    for module in (*routers, session_channel, listen, control, control_status, web):
         app.include_router(module.router, responses=None if module is health else ERROR_RESPONSES)
     app.include_router(openai_audio.router)  # documents OpenAI's error shape itself
     document_id_shapes(app)

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="", description="Prefix for URLs the API returns; empty means relative URLs."
     )
+    flower_url: str = Field(
+        default="http://localhost:5555", description="Flower, linked from the control panel (/control)."
+    )
+    grafana_url: str = Field(
+        default="http://localhost:3000", description="Grafana, linked from the control panel (/control)."
+    )
 
     # --- Celery reliability -----------------------------------------------------------------------
     # Soft time limit (the task stops with ``stage_timeout``) per kind of task; the hard limit,

@@ -7,9 +7,10 @@ source. ``watch`` collects what a page reports as broken: console errors and unc
 
 import base64
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,16 +29,27 @@ needs_chromium = pytest.mark.skipif(
 
 
 @contextmanager
-def launch_chromium() -> Iterator["Browser"]:
+def launch_chromium(extra_args: Sequence[str] = ()) -> Iterator["Browser"]:
+    """``extra_args``: more Chromium switches, e.g. a fake microphone (see fake_microphone_args)."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM is not None, "chromium not found: run tools/install-system.sh"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def fake_microphone_args(wav: Path) -> list[str]:
+    """A microphone that plays ``wav`` (PCM WAV; looped) to any page that asks, without a prompt."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The browser pages, served as plain files: the player at /player, the OBS overlay at
-/overlay/{session_id} (the key follows in the URL fragment), and their scripts under /static.
+"""The browser pages, served as plain files: the talk page at /player, the OBS overlay at
+/overlay/{session_id} (the key follows in the URL fragment), the control panel at /control (an
+admin key typed on the page), and their scripts under /static.
 
 Only the files the page loads are served (no directory listing, no path from the request touches
 the file system), with explicit types: browsers refuse an ES module sent as anything but JavaScript.
@@ -25,6 +26,8 @@ PAGE_SCRIPTS = (
     "channel_queue.mjs",
     "avatar_commands.mjs",
     "session_channel.mjs",
+    "control.js",
+    "control_view.mjs",
 )
 STATIC_FILES = dict.fromkeys(PAGE_SCRIPTS, JAVASCRIPT)
 HTML = "text/html; charset=utf-8"
@@ -34,6 +37,12 @@ NO_CACHE = {"Cache-Control": "no-cache"}  # revalidate, so a redeployed page nev
 @router.get("/player", response_class=FileResponse)
 def player_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type=HTML, headers=NO_CACHE)
+
+
+@router.get("/control", response_class=FileResponse)
+def control_page() -> FileResponse:
+    """The page itself is public; every request it makes carries the admin key the operator typed."""
+    return FileResponse(STATIC_DIR / "control.html", media_type=HTML, headers=NO_CACHE)
 
 
 @router.get("/overlay/{session_id}", response_class=FileResponse)
