@@ -18,8 +18,9 @@ from kombu.exceptions import OperationalError as BrokerError
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import STATUS_FOR_CODE, ApiError
+from api.errors import CODE_FOR_STATUS, STATUS_FOR_CODE, ApiError
 from pipelines.errors import StageError
 from schemas.errors import ErrorCode
 from schemas.openai_audio import OpenAIErrorBody, OpenAIErrorResponse
@@ -122,6 +123,10 @@ class OpenAIErrorRoute(APIRoute):
                 return openai_error(status, exc.code, exc.message, headers=exc.headers)
             except StageError as exc:  # e.g. a persona file gone since the voice was mapped
                 return openai_error(status_for(exc.code), exc.code, exc.message)
+            except StarletteHTTPException as exc:  # a body FastAPI could not parse
+                code = CODE_FOR_STATUS.get(exc.status_code, ErrorCode.validation_error)
+                headers = dict(exc.headers) if exc.headers else None
+                return openai_error(exc.status_code, code, str(exc.detail), headers=headers)
             except RequestValidationError as exc:
                 return openai_error(
                     400,
