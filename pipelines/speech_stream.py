@@ -49,7 +49,7 @@ def send_speech(app: Celery, settings: Settings, request: SpeechRequest) -> None
 
 
 class SpeechPublisher:
-    """The worker's side: audio, then exactly one of end or error."""
+    """The worker's side: audio, then exactly one of end, error or stopped."""
 
     def __init__(self, client: redis.Redis, request_id: str) -> None:
         self.client = client
@@ -73,7 +73,11 @@ class SpeechPublisher:
     def error(self, code: str, message: str) -> None:
         self._add({"kind": "error", "code": code, "message": message})
 
-    def cancelled(self) -> bool:
+    def stopped(self, sentences_left: int) -> None:
+        """The listener left and synthesis stopped early (an entry nobody reads: it shows it did)."""
+        self._add({"kind": "stopped", "sentences_left": str(sentences_left)})
+
+    def cancel_requested(self) -> bool:
         return bool(self.client.exists(cancel_key(self.request_id)))
 
 

@@ -7,6 +7,7 @@ Speech streams as it is synthesized. Failures answer in OpenAI's error shape (ap
 
 from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -304,7 +305,8 @@ async def create_speech(body: SpeechBody, key: CallerKey, state: State) -> Respo
                         yield entry.data
                     else:  # end, or an error after audio went out: the stream just stops there
                         finished = True
-        finally:
-            await reader.close(cancel=not finished)
+        finally:  # also when the listener left (this task is being cancelled): shield the cleanup
+            with anyio.CancelScope(shield=True):
+                await reader.close(cancel=not finished)
 
     return StreamingResponse(audio(), media_type=SPEECH_MEDIA_TYPES[body.response_format])

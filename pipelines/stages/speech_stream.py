@@ -23,9 +23,12 @@ def stream_speech(synthesizer: SpeechSynthesizer, publisher: SpeechPublisher, re
     persona = get_persona(request.persona)
     encoder: StreamingEncoder | None = None
     try:
-        for sentence in sentences(request.text) or [request.text]:
-            if encoder is not None and publisher.cancelled():
+        parts = sentences(request.text) or [request.text]
+        for index, sentence in enumerate(parts):
+            if encoder is not None and publisher.cancel_requested():
                 encoder.abort()
+                encoder = None
+                publisher.stopped(len(parts) - index)
                 return
             speech = synthesizer.synthesize(sentence, persona=persona, emotion="neutral")
             if encoder is None:

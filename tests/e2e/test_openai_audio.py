@@ -9,6 +9,7 @@ import io
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
+import redis
 import soundfile as sf
 from openai import OpenAI
 
@@ -154,6 +156,31 @@ def test_speech_streams_in_every_format(client: OpenAI, fmt: str) -> None:
             assert rate == 24_000 and len(samples) / rate == pytest.approx(seconds, abs=0.05)
         heard = stt(client).create(model="whisper-1", file=(f"line.{fmt}", wav))
         assert wer([(line, heard.text)]) <= 0.25, heard.text
+
+
+def test_a_listener_that_leaves_stops_the_synthesis(client: OpenAI, stack: Stack) -> None:
+    """The worker checks between sentences and stops; its ``stopped`` entry says how many it skipped."""
+    rclient = redis.Redis.from_url(stack.redis_url)
+    before = set(rclient.scan_iter(match="speech:stream:*"))
+    story = " ".join(f"This is sentence number {n} of a long story for the stream." for n in range(1, 41))
+    with tts(client).with_streaming_response.create(
+        model="tts-1", voice="alloy", input=story, response_format="mp3"
+    ) as response:
+        assert next(response.iter_bytes())  # the first sentence arrived; now leave
+
+    def skipped() -> int | None:
+        for key in set(rclient.scan_iter(match="speech:stream:*")) - before:
+            entries: Any = rclient.xrange(key)
+            for _, fields in entries:
+                if fields[b"kind"] == b"stopped":
+                    return int(fields[b"sentences_left"])
+        return None
+
+    deadline = time.monotonic() + 60
+    while (left := skipped()) is None:
+        assert time.monotonic() < deadline, "the worker never reported stopping"
+        time.sleep(0.1)
+    assert 0 < left < 40, left
 
 
 def test_speed_changes_the_length_of_the_speech(client: OpenAI) -> None:
