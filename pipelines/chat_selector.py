@@ -141,15 +141,21 @@ class ChatSelector:
             entries = read_new(self.redis, session_id, count=READ_BATCH)
             if not entries:
                 break
-            docs = []
+            readable = []
             for entry in entries:
                 if entry.message is None:  # a connector's bug, not the platform's: log, move on
                     log.warning(
                         "unreadable chat entry skipped", session_id=session_id, entry_id=entry.entry_id
                     )
                     continue
-                docs.append(self.first_judgement(session_id, entry.message, entry.received_at))
-            self.insert(docs)
+                readable.append((entry.message, entry.received_at))
+            reasons = self.refusals(session_id, [message for message, _ in readable])
+            self.insert(
+                [
+                    self.first_judgement(session_id, message, received_at, reason)
+                    for (message, received_at), reason in zip(readable, reasons, strict=True)
+                ]
+            )
             move_cursor(self.redis, session_id, entries[-1].entry_id)
             stored += len(entries)
         return stored
@@ -163,7 +169,9 @@ class ChatSelector:
             if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
                 raise
 
-    def first_judgement(self, session_id: str, message: ChatMessage, received_at: float) -> dict[str, Any]:
+    def first_judgement(
+        self, session_id: str, message: ChatMessage, received_at: float, reason: SkipReason | None
+    ) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "_id": f"{message.source_id}:{message.message_id}",
             "session_id": session_id,
@@ -175,30 +183,35 @@ class ChatSelector:
             "decided_at": None,
             "job_id": None,
         }
-        reason = self.refusal(session_id, message)
         if reason is not None:
             doc.update(fate=ChatFate.skipped.value, reason=reason.value, decided_at=as_datetime(received_at))
         return doc
 
-    def refusal(self, session_id: str, message: ChatMessage) -> SkipReason | None:
+    def refusals(self, session_id: str, messages: list[ChatMessage]) -> list[SkipReason | None]:
+        """Why each line is skipped at once (None: a candidate); duplicates in one round trip."""
         blocked_viewers = {v.casefold() for v in self.settings.chat_blocked_viewers}
-        if (
-            message.viewer_id.casefold() in blocked_viewers
-            or message.viewer_name.casefold() in blocked_viewers
-        ):
-            return SkipReason.blocked
-        text = normalised(message.text)
-        words = set(text.split())
-        if any(normalised(word) in words for word in self.settings.chat_blocked_words if normalised(word)):
-            return SkipReason.blocked
-        if not text and not message.paid:
-            return SkipReason.empty
-        if not message.paid and self.settings.chat_duplicate_window_s > 0:
-            digest = hashlib.sha1(text.encode()).hexdigest()
-            window_ms = int(self.settings.chat_duplicate_window_s * 1000)
-            if not self.redis.set(f"chat:said:{session_id}:{digest}", 1, nx=True, px=window_ms):
-                return SkipReason.duplicate
-        return None
+        blocked_words = {normalised(word) for word in self.settings.chat_blocked_words} - {""}
+        reasons: list[SkipReason | None] = []
+        dedup = self.redis.pipeline(transaction=False)
+        checked: list[int] = []
+        window_ms = int(self.settings.chat_duplicate_window_s * 1000)
+        for n, message in enumerate(messages):
+            text = normalised(message.text)
+            who = {message.viewer_id.casefold(), message.viewer_name.casefold()}
+            if who & blocked_viewers or blocked_words & set(text.split()):
+                reasons.append(SkipReason.blocked)
+            elif not text and not message.paid:
+                reasons.append(SkipReason.empty)
+            else:
+                reasons.append(None)
+                if not message.paid and window_ms > 0:  # the first to say it claims the text
+                    digest = hashlib.sha1(text.encode()).hexdigest()
+                    dedup.set(f"chat:said:{session_id}:{digest}", 1, nx=True, px=window_ms)
+                    checked.append(n)
+        for n, claimed in zip(checked, dedup.execute() if checked else [], strict=True):
+            if not claimed:
+                reasons[n] = SkipReason.duplicate
+        return reasons
 
     # --- 2. age out ----------------------------------------------------------------------------------
     def age_out(self, session_id: str, now: float) -> None:
@@ -245,7 +258,7 @@ class ChatSelector:
         candidates = self.drop_cooling(session_id, pending, now)
         for doc in self.in_order(candidates, session, now):
             if self.moderator is not None and self.moderator.flagged(doc["text"]):
-                self.decide([doc["_id"]], SkipReason.moderated, now)
+                self.skip(session_id, {"_id": doc["_id"]}, SkipReason.moderated, now)
                 continue
             job = self.submit(session, doc)
             self.redis.set(f"chat:last-answer:{session_id}", repr(now), ex=86400)
@@ -265,8 +278,10 @@ class ChatSelector:
                     }
                 },
             )
-            passed_over = [c["_id"] for c in candidates if not c["paid"] and c["_id"] != doc["_id"]]
-            self.decide(passed_over, SkipReason.not_chosen, now)
+            if candidates:  # the unpaid lines it was chosen over, up to the newest one considered
+                newest = max(c["received_at"] for c in candidates)
+                passed_over = {"paid": False, "received_at": {"$lte": newest}}
+                self.skip(session_id, passed_over, SkipReason.not_chosen, now)
             log.info("chat line answered", session_id=session_id, job_id=job["_id"], platform=doc["platform"])
             return doc["_id"], job["_id"]
         return None
@@ -280,8 +295,10 @@ class ChatSelector:
         flags = self.redis.mget([f"chat:cooldown:{session_id}:{viewer}" for viewer in viewers])
         cooling = {viewer for viewer, flag in zip(viewers, flags, strict=True) if flag is not None}
         # paid lines wait out the cooldown (they are owed an answer); unpaid ones are dropped
-        dropped = [doc["_id"] for doc in pending if doc["viewer_id"] in cooling and not doc["paid"]]
-        self.decide(dropped, SkipReason.cooldown, now)
+        if cooling:
+            self.skip(
+                session_id, {"paid": False, "viewer_id": {"$in": sorted(cooling)}}, SkipReason.cooldown, now
+            )
         return [doc for doc in pending if doc["viewer_id"] not in cooling]
 
     def in_order(
@@ -308,18 +325,18 @@ class ChatSelector:
             ordered.extend(ranked)
         return ordered
 
-    def decide(self, ids: list[str], reason: SkipReason, now: float) -> None:
-        if ids:
-            self.lines.update_many(
-                {"_id": {"$in": ids}, "fate": ChatFate.pending.value},
-                {
-                    "$set": {
-                        "fate": ChatFate.skipped.value,
-                        "reason": reason.value,
-                        "decided_at": as_datetime(now),
-                    }
-                },
-            )
+    def skip(self, session_id: str, which: dict[str, Any], reason: SkipReason, now: float) -> None:
+        """Skip the session's pending lines that match ``which``, for ``reason``."""
+        self.lines.update_many(
+            {"session_id": session_id, "fate": ChatFate.pending.value, **which},
+            {
+                "$set": {
+                    "fate": ChatFate.skipped.value,
+                    "reason": reason.value,
+                    "decided_at": as_datetime(now),
+                }
+            },
+        )
 
     def submit(self, session: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         message = ChatMessage.model_validate(doc)

@@ -7,6 +7,7 @@ storing them is idempotent (pipelines/chat_selector.py).
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 import redis.asyncio as aioredis
@@ -55,8 +56,9 @@ def read_new(client: redis.Redis, session_id: str, *, count: int) -> list[Stream
     cursor = client.get(cursor_key(session_id))
     start = "(" + (cursor.decode() if isinstance(cursor, bytes) else str(cursor)) if cursor else "-"
     entries: list[StreamEntry] = []
-    found: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
-        stream_key(session_id), min=start, max="+", count=count
+    found = cast(
+        list[tuple[bytes, dict[bytes, bytes]]],
+        client.xrange(stream_key(session_id), min=start, max="+", count=count),
     )
     for raw_id, fields in found:
         entry_id = raw_id.decode()

@@ -96,8 +96,9 @@ class ChatHost:
         self.thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.loop is not None and self.stopping is not None:
-            self.loop.call_soon_threadsafe(self.stopping.set)
+        if self.loop is not None and self.stopping is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: already stopped
+                self.loop.call_soon_threadsafe(self.stopping.set)
         if self.thread is not None:
             self.thread.join(timeout)
 
@@ -137,7 +138,9 @@ class ChatHost:
                 continue
             if len(self.running) >= self.settings.chat_sources_per_worker:
                 break
-            lease = self.redis.lock(f"chat:lease:source:{source_id}", timeout=self.settings.chat_lease_s)
+            lease = self.redis.lock(
+                f"chat:lease:source:{source_id}", timeout=self.settings.chat_lease_s, thread_local=False
+            )  # acquired, renewed and released from different threads of the loop's executor
             if await asyncio.to_thread(lease.acquire, blocking=False):
                 self.launch(doc, lease)
         for session_id in {running.session_id for running in self.running.values()}:

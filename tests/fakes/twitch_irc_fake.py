@@ -45,14 +45,16 @@ class FakeTwitchIrc:
         self.ids = itertools.count(1)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> "FakeTwitchIrc":
         self.thread.start()
-        self.server = self.call(lambda: asyncio.start_server(self.serve, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
+        server = self.call(lambda: asyncio.start_server(self.serve, "127.0.0.1", 0))
+        assert isinstance(server, asyncio.Server)
+        self.server = server
+        self.port = int(server.sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:
@@ -220,7 +222,11 @@ class FakeTwitchIrc:
         return message_id
 
     def ping(self) -> None:
-        self.call(lambda: [client.send("PING :tmi.twitch.tv") for client in self.clients])
+        def send() -> None:
+            for client in self.clients:
+                client.send("PING :tmi.twitch.tv")
+
+        self.call(send)
 
     def ask_reconnect(self) -> None:
         """What Twitch does before a server restart: RECONNECT, then the connection closes."""
