@@ -1,25 +1,32 @@
 """Recall for the live path: a viewer's memories, as one message for the LLM, within budgets.
 
-A viewer with no more memories than the limit gets them all, with no model on the path. Beyond
-the limit, with ``memory_recall_by_similarity``, the query is the viewer's line embedded with the
-memory model; until that model has loaded in this process (it loads in the background on first
-use, so no turn waits for it), when it is not installed or the setting is off, the store's own
-order is taken: facts, then the newest summaries. Facts come before session
-summaries; the session in progress is left out (the short-term context already holds it). The
-message goes after the persona's system prompt and examples, so the prefix llama.cpp caches stays
-the same.
+One store query brings the viewer's memories with their vectors. A viewer with no more memories
+than the limit gets them all. Beyond the limit, with ``memory_recall_by_similarity``, they are
+ranked here by similarity to the viewer's line: the line is embedded (ONNX, about 6 ms) on a
+thread while the store is queried, so the embedding costs nothing for most viewers and adds only
+what it takes beyond that query for the rest. It gets ``embed_timeout_s`` at most (a busy core
+must not move the first audio), after which the store's own order is taken: facts, then the
+newest summaries. The same order serves until the model has loaded in this process (it loads in
+the background on first use, so no turn waits for it), or when it is not installed or the
+setting is off. Facts come before session summaries; the session in progress is left out (the
+short-term context already holds it). The message goes after the persona's system prompt and
+examples, so the prefix llama.cpp caches stays the same.
 """
 
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pipelines.backends import ChatMessage, TextEmbedder
 from pipelines.context_window import MESSAGE_OVERHEAD_TOKENS
 from pipelines.logging_setup import get_logger
-from pipelines.memory_store import MemoryStore, Recalled, memory_owner
+from pipelines.memory_store import MemoryStore, Recalled, memory_owner, nearest
 from pipelines.prompting import neutralize_control_tokens
 
 log = get_logger(__name__)
@@ -54,12 +61,20 @@ class BackgroundEmbedder:
             log.exception("memory embedder could not load; recalling the newest memories instead")
 
 
+# A viewer's memories are fetched in one query with their vectors and ranked here, up to this many
+# (facts are one per slot, summaries one per session: a regular's few hundred).
+RANKED_HERE_UP_TO = 512
+# One line at a time: a second turn's embedding queues behind the first rather than contending.
+_embedding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
+
+
 @dataclass
 class MemoryRecall:
     store: Callable[[], MemoryStore]  # opened on the first turn with a viewer, not before
     embedder: Callable[[], TextEmbedder | None]
     limit: int
     token_budget: int
+    embed_timeout_s: float = 0.015
 
     def message_for(
         self, job: dict[str, Any], user_text: str, count_tokens: Callable[[str], int]
@@ -69,16 +84,18 @@ class MemoryRecall:
         if not viewer_id:
             return None
         started = time.perf_counter()
-        # Most viewers have fewer memories than the limit: all of them are recalled and the line
-        # need not be embedded (tens of milliseconds on a busy CPU). Only beyond the limit are
-        # they ranked by similarity to what the viewer just said.
+        embedder = self.embedder() if user_text.strip() else None
+        embedding = _embedding_thread.submit(embedder.embed, [user_text]) if embedder is not None else None
         store = self.store()
         owner = memory_owner(job)
-        found = store.search(owner, job["persona"], viewer_id, None, limit=self.limit + 1)
+        found = store.viewer_memories(owner, job["persona"], viewer_id, cap=RANKED_HERE_UP_TO)
         vector = None
-        if len(found) > self.limit and user_text.strip() and (embedder := self.embedder()) is not None:
-            vector = embedder.embed([user_text])[0]
-            found = store.search(owner, job["persona"], viewer_id, vector, limit=self.limit)
+        if len(found) > self.limit and embedding is not None:
+            vector = self._vector(embedding)
+            if vector is not None and len(found) < RANKED_HERE_UP_TO:
+                found = nearest(found, vector, limit=self.limit)
+            elif vector is not None:  # more than one query brings back: the store ranks them all
+                found = store.search(owner, job["persona"], viewer_id, vector, limit=self.limit)
         found = found[: self.limit]
         message = memory_message(
             found,
@@ -94,6 +111,15 @@ class MemoryRecall:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return message
+
+    def _vector(self, embedding: "Future[np.ndarray]") -> np.ndarray | None:
+        try:
+            return embedding.result(timeout=self.embed_timeout_s)[0]
+        except FutureTimeout:
+            log.info("memory recall without similarity: the line took too long to embed")
+        except Exception:  # a broken model: the store's order still serves the turn
+            log.exception("memory recall without similarity: the line could not be embedded")
+        return None
 
 
 def memory_message(

@@ -23,7 +23,7 @@ second copy, and a fact stated again (a new favourite game) replaces the old one
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,8 @@ class Recalled:
     text: str
     session_id: str
     updated_at: datetime
-    distance: float | None
+    distance: float | None  # squared L2 to the query (LanceDB's default metric); None: no query
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class MemoryStore:
@@ -108,7 +109,10 @@ class MemoryStore:
                 ("vector", pa.list_(pa.float32(), dimensions)),
             ]
         )
-        self.table: Table = self.db.create_table(TABLE, schema=schema, exist_ok=True)
+        try:
+            self.table: Table = self.db.open_table(TABLE)
+        except ValueError:  # not there yet (exist_ok: another process may create it meanwhile)
+            self.table = self.db.create_table(TABLE, schema=schema, exist_ok=True)
         if "owner" not in self.table.schema.names:
             # A store written before memories had owners: its rows belong to no owner (no recall
             # reaches them; session erasure and retention still do).
@@ -153,25 +157,20 @@ class MemoryStore:
         """The owner's viewer's memories for this persona: nearest to ``vector`` first, or
         without a vector the facts (a few, one per slot) and then the newest summaries."""
         where = f"scope = {sql_string(scope_of(owner, persona, viewer_id))}"
-        columns = ["kind", "key", "text", "session_id", "updated_at"]
-        if vector is not None:
-            query = self.table.search(np.asarray(vector, dtype=np.float32)).where(where, prefilter=True)
-            rows = query.select([*columns, "_distance"]).limit(limit).to_list()
-        else:
-            rows = self.table.search().where(where).select(columns).limit(10_000).to_list()
-            rows.sort(key=lambda row: row["updated_at"], reverse=True)
-            rows = sorted(rows, key=lambda row: row["kind"] != "fact")[:limit]  # stable: newest within
-        return [
-            Recalled(
-                kind=row["kind"],
-                key=row["key"],
-                text=row["text"],
-                session_id=row["session_id"],
-                updated_at=row["updated_at"],
-                distance=row.get("_distance"),
-            )
-            for row in rows
-        ]
+        if vector is None:
+            return self.viewer_memories(owner, persona, viewer_id, cap=10_000)[:limit]
+        query = self.table.search(np.asarray(vector, dtype=np.float32)).where(where, prefilter=True)
+        rows = query.select([*RECALLED_COLUMNS, "_distance"]).limit(limit).to_list()
+        return [recalled(row) for row in rows]
+
+    def viewer_memories(self, owner: str, persona: str, viewer_id: str, *, cap: int) -> list[Recalled]:
+        """Up to ``cap`` of the viewer's memories with their vectors, in the store's order: facts,
+        then the newest summaries. One query; ``nearest`` ranks them without another."""
+        where = f"scope = {sql_string(scope_of(owner, persona, viewer_id))}"
+        rows = self.table.search().where(where).select([*RECALLED_COLUMNS, "vector"]).limit(cap).to_list()
+        rows.sort(key=lambda row: row["updated_at"], reverse=True)
+        rows.sort(key=lambda row: row["kind"] != "fact")  # stable: newest first within each kind
+        return [recalled(row) for row in rows]
 
     @staticmethod
     def _viewer_filter(owner: str, viewer_id: str) -> str:
@@ -208,6 +207,42 @@ class MemoryStore:
         """Compact small appends, bring new rows into the indexes, and drop old versions (which
         still hold deleted memories) older than ``keep_versions_s``."""
         self.table.optimize(cleanup_older_than=timedelta(seconds=keep_versions_s))
+
+    def optimize_if_behind(self, *, max_unindexed_rows: int, keep_versions_s: float) -> bool:
+        """Optimize when more than ``max_unindexed_rows`` rows are outside the index (the writer
+        calls this after each write, so recall never scans more than a small tail)."""
+        if self.unindexed_rows() <= max_unindexed_rows:
+            return False
+        self.optimize(keep_versions_s=keep_versions_s)
+        return True
+
+
+RECALLED_COLUMNS = ["kind", "key", "text", "session_id", "updated_at"]
+
+
+def recalled(row: dict[str, Any]) -> Recalled:
+    vector = row.get("vector")
+    return Recalled(
+        kind=row["kind"],
+        key=row["key"],
+        text=row["text"],
+        session_id=row["session_id"],
+        updated_at=row["updated_at"],
+        distance=row.get("_distance"),
+        vector=None if vector is None else np.asarray(vector, dtype=np.float32),
+    )
+
+
+def nearest(memories: list[Recalled], vector: np.ndarray, *, limit: int) -> list[Recalled]:
+    """The ``limit`` memories nearest to ``vector`` (squared L2, as LanceDB ranks), from rows that
+    carry their vectors: a few hundred dot products, no second query."""
+    with_vectors = [m for m in memories if m.vector is not None]
+    if not with_vectors:
+        return []
+    matrix = np.stack([m.vector for m in with_vectors if m.vector is not None])
+    distances = np.sum((matrix - np.asarray(vector, dtype=np.float32)) ** 2, axis=1)
+    order = np.argsort(distances, kind="stable")[:limit]
+    return [replace(with_vectors[i], distance=float(distances[i])) for i in order]
 
 
 _stores: dict[tuple[str, int, float], MemoryStore] = {}

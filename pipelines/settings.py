@@ -138,14 +138,27 @@ class Settings(BaseSettings):
         default=160, ge=0, description="Prompt tokens the recalled memories may take (of the context budget)."
     )
     memory_recall_by_similarity: bool = Field(
-        default=False,
+        default=True,
         description="For a viewer with more memories than the recall limit, rank them by similarity "
-        "to their line (the LLM worker loads the embedding model; embedding a line took 45-150 ms on "
-        "busy shared cores, docs/memory_bench.md); false: facts, then the newest summaries.",
+        "to their line (the LLM worker runs the embedding model through onnxruntime, about 6 ms a "
+        "line, docs/memory_bench.md); false: facts, then the newest summaries.",
+    )
+    memory_embed_timeout_ms: float = Field(
+        default=15.0,
+        ge=0,
+        description="How long recall waits for the line's embedding beyond the store query; later, "
+        "the memories are taken in the store's order (first audio must not move).",
     )
     memory_summary_lines: int = Field(default=4, ge=1, description="Viewer lines kept in a session summary.")
     memory_optimize_interval_s: float = Field(
         default=600.0, gt=0, description="How often the store is compacted and its indexes updated."
+    )
+    memory_optimize_after_rows: int = Field(
+        default=48,
+        ge=0,
+        description="The memory worker also optimizes the store once more rows than this are outside "
+        "its index: each write since the last optimize adds to every recall's time "
+        "(docs/memory_bench.md).",
     )
     memory_keep_versions_s: float = Field(
         default=3600.0,

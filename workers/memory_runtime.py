@@ -1,9 +1,10 @@
 """Per-process long-term memory pieces: the store, the embedder, and the recall the LLM stage uses.
 
 The memory worker loads the embedder on its first task. The LLM worker needs it only with
-``memory_recall_by_similarity``, and then loads it in the background on the first turn that needs
-it (pipelines/memory_recall.py): until then, or in an image without the embedding runtime, it
-recalls facts and the newest summaries, so no turn waits for a model load.
+``memory_recall_by_similarity``, and then loads it in the background on the first turn with a
+viewer (pipelines/memory_recall.py): until then, or in an image without onnxruntime or the
+exported model, it recalls facts and the newest summaries, so no turn waits for a model load.
+Both run the model through onnxruntime (workers/embedding.py), so stored and query vectors match.
 """
 
 import importlib.util
@@ -28,9 +29,9 @@ def memory_store() -> MemoryStore:
 
 @lru_cache
 def memory_embedder() -> TextEmbedder:
-    from workers.embedding import SentenceEmbedder
+    from workers.embedding import load_embedder
 
-    return SentenceEmbedder(settings())
+    return load_embedder(settings())
 
 
 @lru_cache
@@ -43,12 +44,13 @@ def memory_recall() -> MemoryRecall | None:
     config = settings()
     if not config.memory_enabled or importlib.util.find_spec("lancedb") is None:
         return None
-    by_similarity = config.memory_recall_by_similarity and importlib.util.find_spec("sentence_transformers")
+    by_similarity = config.memory_recall_by_similarity and importlib.util.find_spec("onnxruntime")
     return MemoryRecall(
         store=memory_store,
         embedder=background_embedder().get if by_similarity else lambda: None,
         limit=config.memory_recall_limit,
         token_budget=config.memory_token_budget,
+        embed_timeout_s=config.memory_embed_timeout_ms / 1000,
     )
 
 

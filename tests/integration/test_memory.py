@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipelines import jobs
+from pipelines.backends import TextEmbedder
 from pipelines.followups import run_job_followups
 from pipelines.memory_distill import distill_turn
 from pipelines.memory_recall import MemoryRecall
@@ -21,7 +22,7 @@ from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from pipelines.stages.llm import generate_reply
 from tests.integration.test_llm_stage import ScriptedChat
-from workers.embedding import SentenceEmbedder
+from workers.embedding import OnnxEmbedder, load_embedder
 
 ALICE_SAYS = "Hi Hana! My name is Alice. I have a dog named Biscuit and my favourite game is Hollow Knight."
 BOB_SAYS = "hey, call me Bob. my cat is called Pixel and my favorite game is Tetris"
@@ -29,8 +30,11 @@ OWNER = "key-streamer-a"  # the API key whose viewers these are
 
 
 @pytest.fixture(scope="module")
-def embedder() -> SentenceEmbedder:
-    return SentenceEmbedder(Settings())
+def embedder() -> TextEmbedder:
+    """What the workers run: the bundled model through onnxruntime."""
+    loaded = load_embedder(Settings())
+    assert isinstance(loaded, OnnxEmbedder)
+    return loaded
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def remembered(store: MemoryStore, viewer_id: str, owner: str = OWNER) -> list[s
 
 
 def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     alice = finished_turn(context, "stream-1", "alice", ALICE_SAYS)
     bob = finished_turn(context, "stream-1", "bob", BOB_SAYS)
@@ -101,7 +105,7 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
 
 
 def test_a_redelivered_task_stores_nothing_twice_and_a_restated_fact_replaces_the_old(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     first = finished_turn(context, "stream-1", "alice", ALICE_SAYS)
     for _ in range(3):  # the task delivered three times
@@ -118,7 +122,7 @@ def test_a_redelivered_task_stores_nothing_twice_and_a_restated_fact_replaces_th
 
 
 def test_turns_without_a_viewer_or_unfinished_teach_nothing(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     anonymous = finished_turn(context, "stream-1", None, ALICE_SAYS)
     failed = finished_turn(context, "stream-1", "alice", ALICE_SAYS)
@@ -129,7 +133,7 @@ def test_turns_without_a_viewer_or_unfinished_teach_nothing(
 
 
 def test_the_llm_is_given_this_viewer_s_memories_after_the_unchanged_persona_prefix(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     for viewer_id, text in [("alice", ALICE_SAYS), ("bob", BOB_SAYS)]:
         job_id = finished_turn(context, "stream-1", viewer_id, text)
@@ -185,7 +189,7 @@ def test_a_finished_turn_with_a_viewer_owes_its_distillation(context: StageConte
 
 
 def test_two_owners_viewers_of_the_same_id_never_share_memories(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     other_owner = "key-streamer-b"
     theirs = finished_turn(

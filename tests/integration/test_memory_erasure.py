@@ -5,18 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.backends import TextEmbedder
 from pipelines.erasure import Erasure, ErasureContext, registered_erasers
 from pipelines.memory_distill import distill_turn
 from pipelines.memory_store import MemoryStore
 from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from tests.integration.test_memory import ALICE_SAYS, BOB_SAYS, OWNER, finished_turn, remembered
-from workers.embedding import SentenceEmbedder
+from workers.embedding import OnnxEmbedder, load_embedder
 
 
 @pytest.fixture(scope="module")
-def embedder() -> SentenceEmbedder:
-    return SentenceEmbedder(Settings())
+def embedder() -> TextEmbedder:
+    """What the workers run: the bundled model through onnxruntime."""
+    loaded = load_embedder(Settings())
+    assert isinstance(loaded, OnnxEmbedder)
+    return loaded
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def store(context: StageContext) -> MemoryStore:
 
 
 def test_erasing_a_session_or_a_viewer_erases_their_memories(
-    context: StageContext, store: MemoryStore, embedder: SentenceEmbedder
+    context: StageContext, store: MemoryStore, embedder: TextEmbedder
 ) -> None:
     for session_id, viewer_id, text in [
         ("stream-1", "alice", ALICE_SAYS),

@@ -1,5 +1,6 @@
 """The memory queue served by a real Celery worker of kind memory: a finished turn's distillation
-stores its viewer's facts once, however often the message is delivered."""
+stores its viewer's facts once, however often the message is delivered, and leaves no more rows
+outside the store's index than VTUBER_MEMORY_OPTIMIZE_AFTER_ROWS."""
 
 import time
 from collections.abc import Iterator
@@ -49,7 +50,11 @@ def test_the_memory_worker_distils_a_turn_once_however_often_it_is_delivered(
 ) -> None:
     settings = stage_context.settings
     job_id = finished_turn(stage_context, "stream-1", "alice", ALICE_SAYS)
-    env = {"VTUBER_MONGO_DB": settings.mongo_db, "VTUBER_MEMORY_STORE_URI": settings.memory_store_uri}
+    env = {
+        "VTUBER_MONGO_DB": settings.mongo_db,
+        "VTUBER_MEMORY_STORE_URI": settings.memory_store_uri,
+        "VTUBER_MEMORY_OPTIMIZE_AFTER_ROWS": "0",  # every write is followed by an optimize
+    }
     name = servers.start_worker("memory", suffix="-test", extra_env=env)
     try:
         servers.wait_for_workers()
@@ -67,3 +72,4 @@ def test_the_memory_worker_distils_a_turn_once_however_often_it_is_delivered(
         "Their favourite game is Hollow Knight.",
     }
     assert expected <= set(remembered(store, "alice"))
+    assert store.unindexed_rows() == 0  # the worker brought its new rows into the index
