@@ -98,6 +98,7 @@ class Listener:
         self.region_start = 0
         self.last_partial = (0, 0.0)  # (end sample, clock) of the last partial
         self.partial_text = ""
+        self.partial_cost_s = 0.0  # how long the last partial took
         self.saved = start
 
     # --- the loop -------------------------------------------------------------------------------
@@ -164,17 +165,24 @@ class Listener:
         return audio[self.region_start - self.base.sample : end - self.base.sample]
 
     def maybe_partial(self) -> None:
+        """A partial when ``partial_interval_s`` of new audio and of time have passed, and at least
+        twice as long as the last partial took: a busy worker spends at most half its time on
+        partials, so finals (and other listens) are not queued behind them."""
         sample, at = self.last_partial
         interval = self.tuning.partial_interval_s
-        if self.end_sample - sample < interval * SAMPLE_RATE or self.clock() - at < interval:
+        wait = max(interval, 2 * self.partial_cost_s)
+        if self.end_sample - sample < interval * SAMPLE_RATE or self.clock() - at < wait:
             return
         audio = self.region_audio(self.end_sample)
-        self.last_partial = (self.end_sample, self.clock())
+        started = self.clock()
         try:
-            text = self.stt.transcribe(audio, language=self.language, word_timestamps=False).text.strip()
+            text = self.transcribe(audio, "partial")
         except StageError as exc:
             log.warning("listen partial failed", error=str(exc))
             return
+        finally:
+            self.partial_cost_s = self.clock() - started
+            self.last_partial = (self.end_sample, self.clock())
         if text and text != self.partial_text:
             self.partial_text = text
             self.channel.emit(
@@ -192,7 +200,7 @@ class Listener:
             return
         audio = self.region_audio(end)
         try:
-            text = self.stt.transcribe(audio, language=self.language, word_timestamps=False).text.strip()
+            text = self.transcribe(audio, "final")
         except StageError as exc:
             self.close_region(ListenError(utterance=utterance, code=exc.code, message=exc.message), keep_from)
             return
@@ -222,6 +230,18 @@ class Listener:
             ),
             keep_from,
         )
+
+    def transcribe(self, audio: np.ndarray, kind: str) -> str:
+        started = time.perf_counter()
+        text = self.stt.transcribe(audio, language=self.language, word_timestamps=False).text.strip()
+        log.debug(
+            "listen transcribed",
+            kind=kind,
+            audio_s=round(audio.size / SAMPLE_RATE, 2),
+            seconds=round(time.perf_counter() - started, 3),
+            behind_s=round((self.end_sample - self.vad_sample) / SAMPLE_RATE, 2),
+        )
+        return text
 
     def drop(self, reason: str) -> None:
         self.close_region(UtteranceDropped(utterance=self.utterance, reason=reason))
