@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from httpx_sse import connect_sse
 from typer.testing import CliRunner, Result
 
 from schemas.api_keys import Scope
+from tests.fakes.cutting_proxy import CuttingProxy
 from tests.wer import wer
 from tools.spoken import spoken_wav
 from tools.stack import Stack
@@ -95,21 +97,36 @@ def turns(
 ) -> dict[str, object]:
     """A typed turn followed event by event in a new session, then a spoken one in that session."""
     out = tmp_path_factory.mktemp("turns")
-    typed = vtuber("say", "Hi Hana! What are we playing today?", "--follow", "--out", str(out))
+    upstream = httpx.URL(vtuber.env["VTUBER_API_URL"])
+    with CuttingProxy(upstream.host, upstream.port or 80) as proxy:  # the event stream drops once
+        through_proxy = Vtuber(proxy.url, vtuber.env["VTUBER_API_KEY"])
+        typed = through_proxy("say", "Hi Hana! What are we playing today?", "--follow", "--out", str(out))
     typed_job = http.get(f"/v1/jobs/{JOB_LINE.findall(typed.stdout)[0]}").json()
     session = typed_job["session_id"]
     spoken = vtuber("say", "--audio", str(spoken_clip), "--session", session, "--out", str(out))
     spoken_job = http.get(f"/v1/jobs/{JOB_LINE.findall(spoken.stdout)[0]}").json()
-    return {"typed": typed, "typed_job": typed_job, "spoken": spoken, "spoken_job": spoken_job, "out": out}
+    return {
+        "typed": typed,
+        "typed_job": typed_job,
+        "spoken": spoken,
+        "spoken_job": spoken_job,
+        "out": out,
+        "cuts": proxy.cuts,
+    }
 
 
-def test_say_follows_a_typed_turn_and_saves_its_audio(turns: dict) -> None:
+def test_say_follows_a_typed_turn_and_saves_its_audio(turns: dict, http: httpx.Client) -> None:
     result, job, out = turns["typed"], turns["typed_job"], turns["out"]
     assert job["status"] == "completed", job
     assert f"session {job['session_id']}" in result.stderr  # a new session, named for --session
     events = [line.split()[2] for line in result.stdout.splitlines() if re.match(r"^\s*\d+\.\d+ s  ", line)]
     assert events[0] == "job.queued" and events[-1] == "job.completed", result.stdout
     assert "segment.audio_ready" in events and "transcript.ready" not in events  # typed: no STT
+    # The stream was cut after its first event; resumed after the last one seen, nothing was
+    # missed or printed twice: the job's whole log, in order.
+    assert turns["cuts"] == 1
+    with connect_sse(http, "GET", f"/v1/jobs/{job['id']}/events") as log:
+        assert events == [event.event for event in log.iter_sse()]
     assert f"reply:      {job['reply']['text']}" in result.stdout
     for segment in job["segments"]:
         saved = out / f"{job['id']}-{segment['index']}.wav"
@@ -143,11 +160,12 @@ def test_jobs_and_job(vtuber: Vtuber, turns: dict) -> None:
     refused(vtuber("job", "0" * 32, ok=False), "not_found")
 
 
-def test_recent_jobs_of_all_sessions(admin: Vtuber, stack: Stack, turns: dict) -> None:
+def test_recent_jobs_of_all_sessions(admin: Vtuber, vtuber: Vtuber, stack: Stack, turns: dict) -> None:
     if "/v1/jobs" not in httpx.get(f"{stack.api_url}/openapi.json").json()["paths"]:
         pytest.skip("the recent-jobs route (GET /v1/jobs) is not served by this API")
     listed = admin("jobs", "--limit", "50").stdout
     assert turns["spoken_job"]["id"] in listed and turns["typed_job"]["id"] in listed
+    refused(vtuber("jobs", ok=False), "forbidden")  # every session's jobs: admin only
 
 
 def test_transcribe_writes_one_file_per_clip_in_the_format(
@@ -165,6 +183,12 @@ def test_transcribe_writes_one_file_per_clip_in_the_format(
     assert re.search(r"batch [0-9a-f]{32}: 2 files", result.stderr)
     vtt = vtuber("transcribe", str(second), "--format", "vtt", "--out", str(out)).stdout
     assert (out / "thanks.vtt").read_text().startswith("WEBVTT"), vtt
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are notes, not sound")
+    refused(
+        vtuber("transcribe", str(second), str(not_audio), "--out", str(out), ok=False),
+        "unsupported_media_type",
+    )
 
 
 def test_export_chat_and_speech(
