@@ -50,6 +50,7 @@ bench: install
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_memory
 	$(PY) -m bench.bench_barge_in
+	$(PY) -m bench.bench_realtime_listen
 	nice -n 10 $(PY) -m bench.bench_persona --merge
 
 schemas: $(VENV)/.installed

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from pipelines.queues import TaskName, live_stt_queue
 from pipelines.stt_routing import SttRouter
+from pipelines.time_limits import TimeLimits
 
 KEY_TTL_S = 600
 CLIENT_TTL_S = 10  # the API refreshes it every second while its socket handler runs
@@ -254,7 +255,15 @@ class ListenClientChannel:
         await self.client.hincrby(self.keys.meta, "dispatches", 1)
 
 
-def dispatch_listen(celery: Celery, router: SttRouter, listen_id: str) -> None:
+def dispatch_listen(celery: Celery, router: SttRouter, limits: TimeLimits, listen_id: str) -> None:
     """Send the listen task to a live STT queue (any worker of the pool may take it)."""
     queue = live_stt_queue(router.use_gpu())
-    celery.send_task(TaskName.listen, args=[listen_id], queue=queue.value, ignore_result=True)
+    limit = limits.for_task(TaskName.listen)
+    celery.send_task(
+        TaskName.listen,
+        args=[listen_id],
+        queue=queue.value,
+        ignore_result=True,
+        soft_time_limit=limit.soft_s,
+        time_limit=limit.hard_s,
+    )

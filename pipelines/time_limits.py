@@ -23,6 +23,7 @@ class TimeLimits:
         self._settings = settings
         self._fixed: dict[str, int] = {
             TaskName.transcribe_utterance: settings.stt_live_time_limit_s,
+            TaskName.listen: settings.stt_live_time_limit_s,  # hands the listen to a thread
             TaskName.reply: settings.llm_time_limit_s,
             TaskName.synthesize_segment: settings.tts_time_limit_s,
             TaskName.animate_segment: settings.animation_time_limit_s,

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from schemas.animation import AnimationTrack
 from schemas.avatar import AvatarCommand
 from schemas.events import JobEvent
+from schemas.listen import ListenFrame
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "json"
 
@@ -25,6 +26,7 @@ EXPORTS: list[tuple[Any, str]] = [
     (AnimationTrack, "animation.schema.json"),
     (AvatarCommand, "avatar_command.schema.json"),
     (JobEvent, "job_event.schema.json"),
+    (ListenFrame, "listen_frame.schema.json"),
 ]
 
 

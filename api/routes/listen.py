@@ -116,7 +116,8 @@ async def listen(websocket: WebSocket, session_id: str) -> None:
 
 async def dispatch(state: ApiState, channel: ListenClientChannel) -> None:
     await channel.count_dispatch()  # first: a claim of the earlier dispatch no longer matches
-    await run_in_threadpool(dispatch_listen, state.celery, state.router, channel.keys.listen_id)
+    limits = state.dispatcher.limits
+    await run_in_threadpool(dispatch_listen, state.celery, state.router, limits, channel.keys.listen_id)
 
 
 async def serve(websocket: WebSocket, state: ApiState, channel: ListenClientChannel) -> None:
