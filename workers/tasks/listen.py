@@ -50,9 +50,7 @@ def listen(self: Task, listen_id: str) -> None:
     if not claimed:  # another worker serves it, or it has ended
         slots().release()
         return
-    threading.Thread(
-        target=_serve, args=(channel, lease), name=f"listen-{listen_id}", daemon=True
-    ).start()
+    threading.Thread(target=_serve, args=(channel, lease), name=f"listen-{listen_id}", daemon=True).start()
 
 
 def _serve(channel: ListenChannel, lease: Lease) -> None:
