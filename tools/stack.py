@@ -31,7 +31,10 @@ from pipelines.queues import POOL_KINDS, WORKER_POOLS
 from pipelines.settings import PROJECT_ROOT
 from schemas.api_keys import Scope
 
-DEFAULT_POOLS = ["stt-cpu", "llm", "tts", "animation", "notify", "memory"]
+DEFAULT_POOLS = ["stt-cpu", "llm", "tts", "animation", "notify", "memory", "chat"]
+# Pools whose work waits on sockets and databases, not the CPU: one process with a thread pool
+# (the chat worker: platform connectors and selection passes) instead of a prefork pool.
+THREAD_POOLS = {"chat"}
 
 
 class StackError(RuntimeError):
@@ -237,7 +240,8 @@ class Stack:
         self._spawn(
             name,
             [sys.executable, "-m", "celery", "-A", self.celery_app, "worker", "-Q", queues,
-             "-n", f"{pool}{suffix}@%h", "-c", str(concurrency), "--pool", "prefork",
+             "-n", f"{pool}{suffix}@%h", "-c", str(concurrency),
+             "--pool", "threads" if pool in THREAD_POOLS else "prefork",
              "-l", "INFO", "--without-mingle", "--without-gossip",
              *(["-B", "-s", str(self.run_dir / "beat-schedule")] if pool == "notify" else [])],
             {"VTUBER_WORKER_KIND": POOL_KINDS[pool].value,  # imports its own tasks only

@@ -40,6 +40,7 @@ class FakeTwitchIrc:
     def __init__(self, tokens: set[str] | None = None) -> None:
         self.tokens = tokens or set()
         self.clients: list[Client] = []
+        self.serving: set[asyncio.Task[None]] = set()
         self.received: list[str] = []  # every line clients sent, in order
         self.joins = 0
         self.ids = itertools.count(1)
@@ -58,13 +59,16 @@ class FakeTwitchIrc:
         return self
 
     def stop(self) -> None:
-        def close() -> None:
-            for client in list(self.clients):
-                client.writer.close()
+        async def close() -> None:
             if self.server is not None:
                 self.server.close()
+            for client in list(self.clients):
+                client.writer.transport.abort()
+            for task in list(self.serving):
+                task.cancel()
+            await asyncio.gather(*self.serving, return_exceptions=True)
 
-        self.loop.call_soon_threadsafe(close)
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 
@@ -94,6 +98,10 @@ class FakeTwitchIrc:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = Client(writer)
         self.clients.append(client)
+        task = asyncio.current_task()
+        if task is not None:
+            self.serving.add(task)
+            task.add_done_callback(self.serving.discard)
         try:
             while raw := await reader.readline():
                 line = raw.decode().rstrip("\r\n")
@@ -101,7 +109,7 @@ class FakeTwitchIrc:
                 if not self.handle(client, line):
                     break
                 await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
             if client in self.clients:

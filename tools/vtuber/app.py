@@ -1,5 +1,5 @@
-"""Talk to the avatar, transcribe files, read jobs, export data, manage keys and the STT device,
-through the VTuber API. The API's URL and key come from VTUBER_API_URL and VTUBER_API_KEY, or the
+"""Talk to the avatar, transcribe files, read jobs, export data, manage keys, the STT device and
+the platform chats a session reads, through the VTuber API. The API's URL and key come from VTUBER_API_URL and VTUBER_API_KEY, or the
 --api-url and --api-key options."""
 
 from typing import Any
@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from tools.vtuber import control, export, jobs, keys, say, transcribe
+from tools.vtuber import control, export, jobs, keys, say, sources, transcribe
 from tools.vtuber.client import DEFAULT_API_URL, ApiClient, ApiFailure, unreachable
 from tools.vtuber.context import Cli
 
@@ -61,6 +61,7 @@ app.command("job")(jobs.show_job)
 app.command("stt-device")(control.stt_device)
 app.add_typer(export.app, name="export")
 app.add_typer(keys.app, name="keys")
+app.add_typer(sources.app, name="sources")
 
 
 def main() -> None:
