@@ -1,6 +1,6 @@
 """Talk to the avatar, transcribe files, read jobs, export data, manage keys, the STT device and
-the platform chats a session reads, through the VTuber API. The API's URL and key come from VTUBER_API_URL and VTUBER_API_KEY, or the
---api-url and --api-key options."""
+the platform chats a session reads, through the VTuber API. The API's URL and key come from
+VTUBER_API_URL and VTUBER_API_KEY, or the --api-url and --api-key options."""
 
 from typing import Any
 
