@@ -39,26 +39,32 @@ MAX_NAME_CHARS = 64
 
 
 class BackgroundEmbedder:
-    """Loads an embedder on a thread the first time it is asked for; None until it is ready."""
+    """Loads an embedder on a thread the first time it is asked for; None until it is ready.
 
-    def __init__(self, load: Callable[[], TextEmbedder]) -> None:
+    A failed load (the model not exported yet, not installed) is tried again on a request
+    ``retry_after_s`` later; meanwhile recall takes the store's order."""
+
+    def __init__(self, load: Callable[[], TextEmbedder], *, retry_after_s: float = 60.0) -> None:
         self._load = load
+        self._retry_after_s = retry_after_s
         self._embedder: TextEmbedder | None = None
-        self._started = False
+        self._next_try = 0.0  # monotonic time of the next load; inf while one runs or after success
         self._lock = threading.Lock()
 
     def get(self) -> TextEmbedder | None:
         with self._lock:
-            if not self._started:
-                self._started = True
+            if time.monotonic() >= self._next_try:
+                self._next_try = float("inf")
                 threading.Thread(target=self._run, name="memory-embedder-load", daemon=True).start()
         return self._embedder
 
     def _run(self) -> None:
         try:
             self._embedder = self._load()
-        except Exception:  # not installed, or bad weights: recall by recency from here on
-            log.exception("memory embedder could not load; recalling the newest memories instead")
+        except Exception as exc:
+            log.warning("memory embedder not loaded; recalling in the store's order", error=repr(exc))
+            with self._lock:
+                self._next_try = time.monotonic() + self._retry_after_s
 
 
 # A viewer's memories are fetched in one query with their vectors and ranked here, up to this many

@@ -74,9 +74,13 @@ def pooling_dir(model_dir: Path) -> Path:
     return directory
 
 
-def onnx_dir(settings: Settings) -> Path:
+class ExportMissing(AssetError):
+    """No ONNX export of the model yet, and this process may not make one."""
+
+
+def onnx_dir(settings: Settings, *, may_export: bool = True) -> Path:
     """A directory with ``model.onnx`` for the configured model: its own, or the cache's export
-    (made now when missing: needs torch)."""
+    (made now when missing and ``may_export``: needs torch)."""
     source = embedding_model_dir(settings.memory_embedding_model)
     if (source / ONNX_FILE).is_file():
         return source
@@ -86,6 +90,8 @@ def onnx_dir(settings: Settings) -> Path:
     key = hashlib.sha256(f"{source.resolve()}:{weights.stat().st_size}".encode()).hexdigest()[:16]
     target = settings.model_cache_dir / "embeddings" / f"{source.parent.name}-{key}"
     if not (target / ONNX_FILE).is_file():
+        if not may_export:
+            raise ExportMissing(f"{target} has no {ONNX_FILE} yet (the memory worker exports it)")
         export_onnx(source, target)
     return target
 
@@ -220,11 +226,14 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimensions)
 
 
-def load_embedder(settings: Settings) -> TextEmbedder:
+def load_embedder(settings: Settings, *, may_export: bool = True) -> TextEmbedder:
     """The ONNX embedder (exported on first use where torch is installed); for a model it cannot
-    run, sentence-transformers."""
+    run, sentence-transformers. ``may_export=False`` (the LLM worker: torch beside llama.cpp would
+    slow the reply) takes only an existing export and raises AssetError without one."""
     try:
-        directory = onnx_dir(settings)
+        directory = onnx_dir(settings, may_export=may_export)
+    except ExportMissing:
+        raise
     except (AssetError, ImportError) as exc:
         log.warning("embedding through sentence-transformers, not ONNX", reason=str(exc))
         return SentenceEmbedder(settings)

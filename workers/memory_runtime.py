@@ -2,9 +2,10 @@
 
 The memory worker loads the embedder on its first task. The LLM worker needs it only with
 ``memory_recall_by_similarity``, and then loads it in the background on the first turn with a
-viewer (pipelines/memory_recall.py): until then, or in an image without onnxruntime or the
-exported model, it recalls facts and the newest summaries, so no turn waits for a model load.
-Both run the model through onnxruntime (workers/embedding.py), so stored and query vectors match.
+viewer (pipelines/memory_recall.py), from the ONNX export the memory worker made (it never runs
+torch or an export beside llama.cpp): until then, or in an image without onnxruntime, it recalls
+facts and the newest summaries, so no turn waits for a model load. Both run the model through
+onnxruntime (workers/embedding.py), so stored and query vectors match.
 """
 
 import importlib.util
@@ -34,9 +35,17 @@ def memory_embedder() -> TextEmbedder:
     return load_embedder(settings())
 
 
+def query_embedder() -> TextEmbedder:
+    """The LLM worker's: an existing ONNX export only (the memory worker makes it on its first
+    task), so neither torch nor an export ever runs beside llama.cpp."""
+    from workers.embedding import load_embedder
+
+    return load_embedder(settings(), may_export=False)
+
+
 @lru_cache
 def background_embedder() -> BackgroundEmbedder:
-    return BackgroundEmbedder(memory_embedder)
+    return BackgroundEmbedder(query_embedder)
 
 
 def memory_recall() -> MemoryRecall | None:

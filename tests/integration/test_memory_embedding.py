@@ -3,14 +3,17 @@ sentence-transformers gives, and a line that takes too long to embed leaves the 
 store's order instead of holding the turn; the store's unindexed tail is brought into the index."""
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from pipelines.memory_recall import MemoryRecall
+from pipelines.backends import TextEmbedder
+from pipelines.memory_recall import BackgroundEmbedder, MemoryRecall
 from pipelines.memory_store import Memory, MemoryStore, nearest
 from pipelines.settings import Settings
-from workers.embedding import OnnxEmbedder, SentenceEmbedder, load_embedder
+from workers.embedding import ExportMissing, OnnxEmbedder, SentenceEmbedder, load_embedder
 
 LINES = [
     "hi",
@@ -133,3 +136,28 @@ def test_a_store_written_before_owners_opens_with_an_owner_column(tmp_path: Path
     assert store.count(owner="", viewer_id="a") == 1  # it belongs to no key: no recall reaches it
     store.upsert([fact("slot", "New.")])  # and the store takes new rows
     assert [m.text for m in store.search("key-a", "hana", "alice", None, limit=5)] == ["New."]
+
+
+def test_the_llm_worker_never_exports_and_tries_the_export_again_later(tmp_path: Path) -> None:
+    empty_cache = Settings(model_cache_dir=tmp_path / "cache")
+    with pytest.raises(ExportMissing):
+        load_embedder(empty_cache, may_export=False)  # no torch beside llama.cpp
+    assert not (tmp_path / "cache").exists()
+    attempts: list[int] = []
+
+    def load() -> TextEmbedder:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ExportMissing("not yet")
+        return load_embedder(Settings(), may_export=False)  # the export the memory worker made
+
+    background = BackgroundEmbedder(load, retry_after_s=0)
+    deadline = time.monotonic() + 60
+    loaded = background.get()
+    while loaded is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        loaded = background.get()
+    assert isinstance(loaded, OnnxEmbedder), f"never loaded after {len(attempts)} attempts"
+    assert len(attempts) == 2  # and none once loaded
+    background.get()
+    assert len(attempts) == 2
