@@ -206,6 +206,7 @@ def run(
             f"API        {stack.api_url}  (docs: {stack.api_url}/docs, metrics: {stack.api_url}/metrics)"
         )
         console.print(f"player     {stack.api_url}/player#key={stack.api_key}")
+        console.print(f"control    {stack.api_url}/control  (type the API key below: it is an admin key)")
         console.print(
             f"API key    {stack.api_key}  (development key, client and admin; "
             "send it as Authorization: Bearer <key>)"

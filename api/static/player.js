@@ -1,7 +1,12 @@
-// The web player: send text or hold-to-talk speech, follow the job's event stream (long-poll when
-// the stream fails), play each segment's audio back to back with Web Audio and drive a simple SVG
-// face (face.mjs) from its animation track every frame. Consumes the same contract as the Unity player; see
-// track.mjs for the tracks and turn_feed.mjs for what the job's progress asks of the player.
+// The talk page (/player): send text or hold-to-talk speech, follow the job's event stream (long-poll
+// when the stream fails), play each segment's audio back to back with Web Audio (gapless: each starts
+// on the audio clock where the last ends) and drive a simple SVG face (face.mjs) from its animation
+// track every frame: mouth and expression. The session is remembered, so its history shows on return;
+// Interrupt (or a new line while the avatar speaks) cuts the reply off (barge-in). Consumes the same
+// contract as the Unity player; see track.mjs for the tracks and turn_feed.mjs for the job's progress.
+// For tests and debugging, <body> carries data-state (playback), data-played (segments started),
+// data-expression (the strongest expression shown), data-history (past turns shown), data-job and
+// data-position (segment:seconds into it, as an interrupt reports it).
 import { mountFace } from "./face.mjs";
 import { SegmentScheduler, blinkWeight, restFrame, sampleTrack, validateTrack } from "./track.mjs";
 import { EVENT_TYPES, createTurnFeed } from "./turn_feed.mjs";
@@ -33,7 +38,12 @@ const apiKey = (() => {
 })();
 const withKey = (headers = {}) => (apiKey ? { ...headers, Authorization: `Bearer ${apiKey}` } : headers);
 
-let sessionId = null;
+const SESSION_STORE = "vtuber-session";
+const HISTORY_TURNS = 20;
+const EXPRESSION_SHOWN = 0.2; // weight above which an expression counts as shown (data-expression)
+const status = document.body.dataset;
+status.played = "0";
+let sessionId = localStorage.getItem(SESSION_STORE);
 let audio = null; // the AudioContext: browsers allow it only after a click
 let turn = null; // the turn being played: one job, its feed, its scheduler and its audio sources
 
@@ -51,23 +61,87 @@ async function request(path, options = {}) {
   return body;
 }
 
-async function submit(body, headers, yourText) {
+/**
+ * Send one utterance, `{text}` or `{audio: Blob, filename}`. While the avatar's last reply is still
+ * being made it is cut off first (`interrupt`), so the new line is answered at once.
+ */
+async function submit(utterance, yourText) {
   startAudio();
+  const interrupt = Boolean(turn && !turn.feed.ended);
+  let body;
+  let headers = {};
+  if (utterance.audio) {
+    body = new FormData();
+    body.append("audio", utterance.audio, utterance.filename);
+    if (interrupt) body.append("interrupt", "true");
+  } else {
+    body = JSON.stringify({ text: utterance.text, interrupt });
+    headers = { "Content-Type": "application/json" };
+  }
   try {
     if (!sessionId) {
       const session = await request("v1/sessions", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-      sessionId = session.id;
+      rememberSession(session.id);
     }
     const path = `v1/sessions/${encodeURIComponent(sessionId)}/utterances`;
     const accepted = await request(path, { method: "POST", headers, body });
+    if (interrupt && turn) turn.reply.classList.add("cut");
     startTurn(accepted.job_id, yourText);
   } catch (error) {
     setStatus(error.message, true);
   }
 }
 
+function rememberSession(id) {
+  sessionId = id;
+  if (id) localStorage.setItem(SESSION_STORE, id);
+  else localStorage.removeItem(SESSION_STORE);
+}
+
+/** The remembered session's past turns, oldest first, above anything said now. */
+async function showHistory() {
+  if (!sessionId) return;
+  let page;
+  try {
+    page = await request(`v1/sessions/${encodeURIComponent(sessionId)}/history?limit=${HISTORY_TURNS}`);
+  } catch (error) {
+    if (error.status === 404) return rememberSession(null); // expired, erased, or another key's
+    return setStatus(`history: ${error.message}`, true);
+  }
+  const lines = [];
+  for (const past of [...page.turns].reverse()) {
+    if (past.kind !== "text" && past.kind !== "audio") continue;
+    lines.push(line("you past", past.user_text || "🎤 …"));
+    if (past.error) lines.push(line("failed past", `${past.error.code}: ${past.error.message}`));
+    else lines.push(line(`reply past${past.interrupted ? " cut" : ""}`, past.reply || "…"));
+  }
+  $("log").prepend(...lines);
+  status.history = String(lines.length / 2);
+  if (lines.length) setStatus("Welcome back: your conversation so far is above.");
+}
+
+/** Cut the reply off where the listener is (barge-in): the audio stops now, the server stops the
+ * turn and keeps what was heard. */
+async function interruptTurn() {
+  const current = turn;
+  if (!current) return;
+  const { jobId, position } = current;
+  const running = !current.feed.ended;
+  stopTurn();
+  current.reply.classList.add("cut");
+  setStatus("Interrupted. Your turn.");
+  if (!running) return; // made in full already: only its playback stops
+  try {
+    const body = JSON.stringify(position ? { played: position } : {});
+    await request(`v1/jobs/${encodeURIComponent(jobId)}/cancel`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  } catch (error) {
+    if (error.status !== 409) setStatus(`interrupt: ${error.message}`, true); // 409: it ended meanwhile
+  }
+}
+
 function startTurn(jobId, yourText) {
   stopTurn();
+  status.job = jobId;
   turn = {
     jobId,
     feed: createTurnFeed(),
@@ -76,6 +150,7 @@ function startTurn(jobId, yourText) {
     stopped: false,
     failed: false,
     clock: -Infinity,
+    position: null, // {segment, offset_s}: what the listener hears now (sent with an interrupt)
     state: "waiting", // of playback: waiting | playing | finished
     you: addLine("you", yourText),
     reply: addLine("reply", "…"),
@@ -285,6 +360,7 @@ function play(current, segment) {
   source.onended = () => current.sources.delete(source);
   source.start(segment.startTime);
   current.sources.add(source);
+  status.played = String(Number(status.played) + 1);
 }
 
 function animate() {
@@ -300,8 +376,14 @@ function animate() {
       if (position.state === "finished" && !turn.failed) setStatus("Your turn.");
     }
     for (const motion of position.motions) showMotion(motion.name);
+    if (position.segment) {
+      turn.position = { segment: position.segment.index, offset_s: Math.max(0, position.localTime) };
+      const heard = `${turn.position.segment}:${turn.position.offset_s.toFixed(1)}`;
+      if (status.position !== heard) status.position = heard;
+    }
     if (position.segment && position.segment.track) frame = sampleTrack(position.segment.track, position.localTime);
   }
+  showState(frame);
   // Between replies the face rests and blinks every 4 s.
   drawFace(frame || { ...REST, blink: blinkWeight([{ t: 3.8, duration_s: 0.15 }], (performance.now() / 1000) % 4) });
 }
@@ -317,13 +399,33 @@ function showMotion(name) {
 
 // --- the page -------------------------------------------------------------------------------
 
+function line(kind, text) {
+  const item = document.createElement("li");
+  item.className = kind;
+  item.textContent = text;
+  return item;
+}
+
 function addLine(kind, text) {
-  const line = document.createElement("li");
-  line.className = kind;
-  line.textContent = text;
-  $("log").append(line);
-  line.scrollIntoView({ block: "end" });
-  return line;
+  const item = line(kind, text);
+  $("log").append(item);
+  item.scrollIntoView({ block: "nearest" });
+  return item;
+}
+
+/** The state the page shows beside the face: the Interrupt button and the data-* for tests. */
+function showState(frame) {
+  const state = turn ? turn.state : "idle";
+  if (status.state !== state) status.state = state;
+  const canInterrupt = Boolean(turn && (!turn.feed.ended || turn.state !== "finished"));
+  if ($("interrupt").disabled === canInterrupt) $("interrupt").disabled = !canInterrupt;
+  let expression = "";
+  if (frame) {
+    const shown = Object.entries(frame.expressions).filter(([name]) => name !== "neutral");
+    const [name, weight] = shown.reduce((top, entry) => (entry[1] > top[1] ? entry : top), ["", 0]);
+    if (weight > EXPRESSION_SHOWN) expression = name;
+  }
+  if (status.expression !== expression) status.expression = expression;
 }
 
 function setStatus(text, isError = false) {
@@ -336,7 +438,7 @@ $("composer").addEventListener("submit", (event) => {
   const text = $("text").value.trim();
   if (!text) return;
   $("text").value = "";
-  submit(JSON.stringify({ text }), { "Content-Type": "application/json" }, text);
+  submit({ text }, text);
 });
 
 // Hold to talk: record while the button is held (pointer, or Space/Enter on the focused button).
@@ -365,9 +467,7 @@ async function startRecording() {
     $("talk").classList.remove("recording");
     const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
     recorder = null;
-    const form = new FormData();
-    form.append("audio", blob, `speech.${extension}`);
-    submit(form, {}, "🎤 …");
+    submit({ audio: blob, filename: `speech.${extension}` }, "🎤 …");
   };
   recorder.start();
   $("talk").classList.add("recording");
@@ -392,4 +492,14 @@ talk.addEventListener("keyup", (event) => {
   if (event.key === " " || event.key === "Enter") stopRecording();
 });
 
+$("interrupt").addEventListener("click", interruptTurn);
+$("new-session").addEventListener("click", () => {
+  stopTurn();
+  rememberSession(null);
+  $("log").replaceChildren();
+  status.history = "0";
+  setStatus("A new conversation: type a message or hold the button to talk.");
+});
+
+showHistory();
 requestAnimationFrame(animate);

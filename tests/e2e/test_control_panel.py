@@ -37,7 +37,7 @@ def finished_turn(api: httpx.Client) -> dict[str, Any]:
     accepted = api.post(f"/v1/sessions/{session}/utterances", json={"text": "Hi! What is your name?"})
     assert accepted.status_code == 202, accepted.text
     job = wait_for_job(api, accepted.json()["job_id"])
-    assert job["status"] == "completed", job
+    assert job["status"] == "completed", f"{job['status']}: {job.get('error')}"
     return job
 
 
