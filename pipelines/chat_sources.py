@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
@@ -90,6 +90,11 @@ def detach(storage: Storage, session_id: str, source_id: str) -> dict[str, Any] 
 
 def list_sources(storage: Storage, session_id: str) -> list[dict[str, Any]]:
     return list(sources(storage).find({"session_id": session_id}).sort("created_at", ASCENDING))
+
+
+def recent_sources(storage: Storage, *, limit: int) -> list[dict[str, Any]]:
+    """Every session's sources, newest first (the control panel's view)."""
+    return list(sources(storage).find({}).sort("created_at", DESCENDING).limit(limit))
 
 
 def get_source(storage: Storage, source_id: str) -> dict[str, Any] | None:

@@ -3,16 +3,19 @@
 A chat worker claims an attached source within a second or two and connects; ``GET`` shows its
 state (waiting, connecting, connected, backoff, failed), its last error and the lines received.
 Credentials are named, never sent: ``credentials_ref`` is the name of a secret the chat workers
-hold (pipelines/chat_sources.resolve_secret).
+hold (pipelines/chat_sources.resolve_secret). ``GET /v1/control/chat-sources`` lists every session's
+chats for the control panel (admin keys).
 """
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import CallerKey, owned_or_404
+from api.auth import AdminGuard, CallerKey, owned_or_404
 from api.deps import State
 from api.errors import ApiError
-from pipelines.chat_sources import SourceExists, attach, detach, list_sources, source_out
+from pipelines.chat_sources import SourceExists, attach, detach, list_sources, recent_sources, source_out
 from schemas.chat import SourceCreate, SourceList, SourceOut
 from schemas.errors import ErrorCode, ErrorResponse
 
@@ -53,3 +56,10 @@ async def detach_source(session_id: str, source_id: str, key: CallerKey, state: 
     if await run_in_threadpool(detach, state.storage, session_id, source_id) is None:
         raise ApiError(ErrorCode.not_found, f"source {source_id} not found")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/control/chat-sources", response_model=SourceList, dependencies=[AdminGuard])
+async def every_source(state: State, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> SourceList:
+    """Every session's platform chats, newest first, with their state (admin: the control panel)."""
+    docs = await run_in_threadpool(recent_sources, state.storage, limit=limit)
+    return SourceList(sources=[source_out(doc) for doc in docs])

@@ -1,6 +1,7 @@
 // The control panel at /control: an admin key typed once (kept in this tab's sessionStorage), then a
-// short poll of the pipeline's state (GET /v1/control/status, /v1/jobs, /v1/control/batches) and the
-// STT device switch (PUT /v1/control/stt). What the page shows is worked out in control_view.mjs.
+// short poll of the pipeline's state (GET /v1/control/status, /v1/jobs, /v1/control/batches,
+// /v1/control/chat-sources) and the STT device switch (PUT /v1/control/stt). What the page shows is
+// worked out in control_view.mjs.
 // For tests and debugging, <body> carries data-refreshes (polls answered) and data-stt (the mode shown).
 import { STT_MODES, batchProgress, clockTime, errorText, jobRow, poolRows, queueSummary, routingText } from "./control_view.mjs";
 
@@ -72,12 +73,14 @@ $("logout").addEventListener("click", () => {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [state, jobs, batches] = await Promise.all([
+    const [state, jobs, batches, chats] = await Promise.all([
       request("v1/control/status"),
       request("v1/jobs?limit=15"),
       request("v1/control/batches?limit=5"),
+      request("v1/control/chat-sources?limit=20"),
     ]);
     render(state, jobs, batches);
+    renderChats(chats.sources);
     setStatus(`Updated ${clockTime(state.checked_at)}` + (state.workers_checked ? "" : " — the workers did not answer"));
     status.refreshes = String(Number(status.refreshes) + 1);
   } catch (error) {
@@ -181,6 +184,20 @@ function render(state, jobs, batches) {
       const barCell = document.createElement("td");
       barCell.append(bar);
       return row([cell(clockTime(batch.created_at)), cell(batch.id.slice(0, 8)), cell(batch.status), barCell, cell(label)]);
+    }),
+  );
+}
+
+function renderChats(sources) {
+  $("chat-sources").replaceChildren(
+    ...sources.map((source) => {
+      const chat = source.channel || source.live_chat_id || "";
+      const last = source.last_message_at ? clockTime(source.last_message_at) : "";
+      const cells = [cell(source.session_id.slice(0, 8)), cell(source.platform), cell(chat, "text"), cell(source.state),
+        cell(String(source.messages)), cell(last), cell(source.error || "", "text")];
+      const tr = row(cells, source.state === "failed" ? "failed" : source.state === "connected" ? "" : "down");
+      tr.dataset.source = source.id;
+      return tr;
     }),
   );
 }

@@ -3,7 +3,7 @@ here) attached by API, read by a real chat worker, its chosen line answered by t
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -11,11 +11,15 @@ from pymongo import MongoClient
 from typer.testing import CliRunner, Result
 
 from schemas.api_keys import Scope
+from tests.browser import needs_chromium, watch
 from tests.conftest import TEST_ENV
 from tests.e2e.conftest import wait_for_job
 from tests.fakes.twitch_irc_fake import FakeTwitchIrc
 from tools.stack import Stack
 from tools.vtuber.app import app as vtuber_cli
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +92,9 @@ def test_a_twitch_chat_attached_by_api_is_read_and_its_paid_line_answered(
 
     shown = vtuber(api, "sources", "list", session_id).output
     assert source["id"] in shown and "connected" in shown and "hana_live" in shown
+    every = httpx.get(f"{stack.api_url}/v1/control/chat-sources", headers=stack.api_headers).json()["sources"]
+    assert [s["state"] for s in every if s["id"] == source["id"]] == ["connected"]
+    assert api.get("/v1/control/chat-sources").json()["error"]["code"] == "forbidden"  # admin only
     listed = api.get(sources).json()["sources"]
     assert [s["id"] for s in listed] == [source["id"]] and listed[0]["messages"] == 2
     # everything seen is kept with its fate, for analytics
@@ -110,3 +117,28 @@ def test_a_twitch_chat_attached_by_api_is_read_and_its_paid_line_answered(
     )
     wait_for(lambda: not twitch.joined(CHANNEL), "the worker to leave the detached chat")
     assert api.get(sources).json()["sources"] == []
+
+
+@needs_chromium
+def test_the_control_panel_shows_each_chat_and_its_state(
+    stack: Stack, api: httpx.Client, session_id: str, twitch: FakeTwitchIrc, browser: "Browser"
+) -> None:
+    sources = f"/v1/sessions/{session_id}/sources"
+    source = api.post(sources, json={"platform": "twitch", "channel": "other_channel"}).json()
+    twitch.wait_for_joins("#other_channel", 1, timeout=60)
+    page = browser.new_page()
+    errors = watch(page).errors
+    try:
+        page.goto(f"{stack.api_url}/control")
+        page.fill("#key", stack.create_key("chat panel", [Scope.client, Scope.admin]))
+        page.click("#login-form button")
+        shown = f'#chat-sources tr[data-source="{source["id"]}"]'
+        page.wait_for_function(
+            f"() => (document.querySelector('{shown}')?.innerText || '').includes('connected')",
+            timeout=30_000,
+        )
+        assert "other_channel" in page.inner_text(shown) and session_id[:8] in page.inner_text(shown)
+        assert errors == [], errors
+    finally:
+        page.close()
+        api.delete(f"{sources}/{source['id']}")
