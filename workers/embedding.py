@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -78,21 +79,30 @@ class ExportMissing(AssetError):
     """No ONNX export of the model yet, and this process may not make one."""
 
 
+def export_dir(settings: Settings) -> Path:
+    """Where the configured model's export lives in ``model_cache_dir``: named after the setting,
+    not the weights' location, so an image without the weights (the LLM worker's) finds the
+    export another worker made on the shared cache volume."""
+    spec = settings.memory_embedding_model
+    if spec.startswith(BUNDLED_PREFIX):
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.removeprefix(BUNDLED_PREFIX))
+    else:
+        name = "dir-" + hashlib.sha256(str(Path(spec).expanduser().resolve()).encode()).hexdigest()[:16]
+    return settings.model_cache_dir / "embeddings" / name
+
+
 def onnx_dir(settings: Settings, *, may_export: bool = True) -> Path:
     """A directory with ``model.onnx`` for the configured model: its own, or the cache's export
-    (made now when missing and ``may_export``: needs torch)."""
-    source = embedding_model_dir(settings.memory_embedding_model)
-    if (source / ONNX_FILE).is_file():
-        return source
-    weights = source / "model.safetensors"
-    if not weights.is_file():
-        raise AssetError(f"{source} has neither {ONNX_FILE} nor model.safetensors")
-    key = hashlib.sha256(f"{source.resolve()}:{weights.stat().st_size}".encode()).hexdigest()[:16]
-    target = settings.model_cache_dir / "embeddings" / f"{source.parent.name}-{key}"
-    if not (target / ONNX_FILE).is_file():
-        if not may_export:
-            raise ExportMissing(f"{target} has no {ONNX_FILE} yet (the memory worker exports it)")
-        export_onnx(source, target)
+    (made now when missing and ``may_export``: needs torch and the weights)."""
+    spec = settings.memory_embedding_model
+    if not spec.startswith(BUNDLED_PREFIX) and (embedding_model_dir(spec) / ONNX_FILE).is_file():
+        return embedding_model_dir(spec)
+    target = export_dir(settings)
+    if (target / ONNX_FILE).is_file():
+        return target
+    if not may_export:
+        raise ExportMissing(f"{target} has no {ONNX_FILE} yet (the memory worker exports it)")
+    export_onnx(embedding_model_dir(spec), target)
     return target
 
 

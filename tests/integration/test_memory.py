@@ -95,7 +95,13 @@ def test_name_pet_and_favourite_game_are_recalled_in_a_new_session(
     assert "Hollow Knight" in message.content and "In a stream on" in message.content  # the summary
     assert not any(word in message.content for word in ("Bob", "Pixel", "Tetris"))
     # More memories than the recall limit: the ones nearest to what she asks are recalled.
-    asked = MemoryRecall(store=lambda: store, embedder=lambda: embedder, limit=1, token_budget=160)
+    asked = MemoryRecall(
+        store=lambda: store,
+        embedder=lambda: embedder,
+        limit=1,
+        token_budget=160,
+        embed_timeout_s=60,  # this checks the ranking, not the live path's patience on a loaded machine
+    )
     pet = asked.message_for(later, "what was my dog called again?", lambda text: len(text) // 4 + 1)
     assert pet is not None and pet.content.splitlines()[1:] == ["- They have a dog named Biscuit."]
     game = asked.message_for(later, "which video game do I love most?", lambda text: len(text) // 4 + 1)
