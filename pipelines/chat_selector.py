@@ -149,7 +149,7 @@ class ChatSelector:
                     )
                     continue
                 readable.append((entry.message, entry.received_at))
-            reasons = self.refusals(session_id, [message for message, _ in readable])
+            reasons = self.refusals(session_id, readable)
             self.insert(
                 [
                     self.first_judgement(session_id, message, received_at, reason)
@@ -187,21 +187,30 @@ class ChatSelector:
             doc.update(fate=ChatFate.skipped.value, reason=reason.value, decided_at=as_datetime(received_at))
         return doc
 
-    def refusals(self, session_id: str, messages: list[ChatMessage]) -> list[SkipReason | None]:
-        """Why each line is skipped at once (None: a candidate); duplicates in one round trip."""
+    def refusals(self, session_id: str, lines: list[tuple[ChatMessage, float]]) -> list[SkipReason | None]:
+        """Why each line is skipped at once (None: a candidate); duplicates in one round trip.
+
+        A line the platform says was sent longer ago than it may wait (history a YouTube chat
+        returns on the first poll, lines caught up after an outage) is stale on arrival.
+        """
         blocked_viewers = {v.casefold() for v in self.settings.chat_blocked_viewers}
         blocked_words = {normalised(word) for word in self.settings.chat_blocked_words} - {""}
         reasons: list[SkipReason | None] = []
         dedup = self.redis.pipeline(transaction=False)
         checked: list[int] = []
         window_ms = int(self.settings.chat_duplicate_window_s * 1000)
-        for n, message in enumerate(messages):
+        for n, (message, received_at) in enumerate(lines):
             text = normalised(message.text)
             who = {message.viewer_id.casefold(), message.viewer_name.casefold()}
+            max_age = (
+                self.settings.chat_paid_max_age_s if message.paid else self.settings.chat_candidate_max_age_s
+            )
             if who & blocked_viewers or blocked_words & set(text.split()):
                 reasons.append(SkipReason.blocked)
             elif not text and not message.paid:
                 reasons.append(SkipReason.empty)
+            elif message.sent_at is not None and received_at - message.sent_at.timestamp() > max_age:
+                reasons.append(SkipReason.stale)
             else:
                 reasons.append(None)
                 if not message.paid and window_ms > 0:  # the first to say it claims the text

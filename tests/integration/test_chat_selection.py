@@ -7,6 +7,7 @@ stores each with its fate and may submit one as a text turn (the dispatcher only
 import asyncio
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -253,3 +254,26 @@ def test_an_unreadable_stream_entry_is_skipped(
     push(stage_context, session_id, line("still here?"))
     result = selector(stage_context, rclient).run_pass(session_id)
     assert result.stored == 2 and result.answered is not None
+
+
+def test_history_older_than_a_line_may_wait_is_stale_on_arrival(
+    stage_context: StageContext, rclient: redis.Redis
+) -> None:
+    """A YouTube chat's first page is its history: the avatar does not answer the past."""
+    session_id = make_session(stage_context)
+    now = datetime.now(UTC)
+    push(
+        stage_context,
+        session_id,
+        line("an hour-old question?", sent_at=now - timedelta(hours=1)),
+        line("old thanks", kind=ChatKind.cheer, bits=10, sent_at=now - timedelta(minutes=20)),
+        line("recent thanks", kind=ChatKind.cheer, bits=10, sent_at=now - timedelta(minutes=2)),
+    )
+    result = selector(stage_context, rclient).run_pass(session_id)
+    assert answered_job(stage_context, result.job_id)["input_text"] == "(cheered 10 bits) recent thanks"
+    stale = ("skipped", "stale")
+    assert fates(stage_context, session_id) == {
+        "an hour-old question?": stale,
+        "old thanks": stale,
+        "recent thanks": ("answered", None),
+    }
