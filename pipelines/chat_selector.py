@@ -33,7 +33,7 @@ from pymongo.errors import BulkWriteError
 
 from pipelines.chat_ranking import Moderator, Ranker, interest, normalised
 from pipelines.chat_sources import chat_messages, ensure_chat_indexes
-from pipelines.chat_stream import move_cursor, read_new
+from pipelines.chat_stream import cursor_key, move_cursor, read_new, stream_key
 from pipelines.dispatch import Dispatcher
 from pipelines.events import EventLog
 from pipelines.jobs import ACTIVE
@@ -122,20 +122,23 @@ class ChatSelector:
         if not lock.acquire(blocking=False):
             return PassResult(locked_out=True)
         try:
-            result = PassResult(stored=self.store_new(session_id))
+            session = self.storage.sessions.find_one({"_id": session_id})
+            if session is None:  # erased (or never there): what its chat said is not kept
+                self.redis.delete(stream_key(session_id), cursor_key(session_id))
+                return PassResult()
+            result = PassResult(stored=self.store_new(session))
             now = self.clock()
             self.age_out(session_id, now)
-            session = self.storage.sessions.find_one({"_id": session_id})
-            if session is not None:
-                chosen = self.answer_one(session, now)
-                if chosen is not None:
-                    result.answered, result.job_id = chosen
+            chosen = self.answer_one(session, now)
+            if chosen is not None:
+                result.answered, result.job_id = chosen
             return result
         finally:
             lock.release()
 
     # --- 1. store ----------------------------------------------------------------------------------
-    def store_new(self, session_id: str) -> int:
+    def store_new(self, session: dict[str, Any]) -> int:
+        session_id = session["_id"]
         stored = 0
         while stored < MAX_READ_PER_PASS:
             entries = read_new(self.redis, session_id, count=READ_BATCH)
@@ -152,7 +155,7 @@ class ChatSelector:
             reasons = self.refusals(session_id, readable)
             self.insert(
                 [
-                    self.first_judgement(session_id, message, received_at, reason)
+                    self.first_judgement(session, message, received_at, reason)
                     for (message, received_at), reason in zip(readable, reasons, strict=True)
                 ]
             )
@@ -170,11 +173,12 @@ class ChatSelector:
                 raise
 
     def first_judgement(
-        self, session_id: str, message: ChatMessage, received_at: float, reason: SkipReason | None
+        self, session: dict[str, Any], message: ChatMessage, received_at: float, reason: SkipReason | None
     ) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "_id": f"{message.source_id}:{message.message_id}",
-            "session_id": session_id,
+            "session_id": session["_id"],
+            "owner": session.get("owner"),  # whose viewer this is, for erasure
             **message.model_dump(mode="python"),
             "paid": message.paid,
             "received_at": as_datetime(received_at),

@@ -53,7 +53,7 @@ class Erasure:
 Eraser = Callable[[ErasureContext, Erasure], int]
 _ERASERS: dict[str, Eraser] = {}
 # Modules that call register_eraser when imported (the long-term memory store adds its own here).
-ERASER_MODULES: list[str] = ["pipelines.memory_erasure"]
+ERASER_MODULES: list[str] = ["pipelines.memory_erasure", "pipelines.chat_erasure"]
 
 
 def register_eraser(name: str, eraser: Eraser) -> None:

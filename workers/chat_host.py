@@ -18,7 +18,9 @@ chat worker's pool consumes (pipelines/chat_selector.py).
 import asyncio
 import contextlib
 import threading
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -28,6 +30,7 @@ from celery import Celery, bootsteps
 from redis.exceptions import LockError, RedisError
 
 from pipelines.chat_connector import Backoff, PermanentFailure
+from pipelines.chat_erasure import expire_chat_lines
 from pipelines.chat_sources import (
     all_sources,
     count_malformed,
@@ -89,6 +92,7 @@ class ChatHost:
         self.thread: threading.Thread | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping: asyncio.Event | None = None
+        self.expired_at = -float("inf")
 
     # --- the thread ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,6 +119,7 @@ class ChatHost:
                 try:
                     await asyncio.to_thread(ensure_chat_indexes, self.storage)
                     await self.reconcile()
+                    await self.expire_old_lines()
                 except Exception:  # MongoDB or Redis away: keep what runs, try again next round
                     log.exception("chat host round failed")
                 with contextlib.suppress(TimeoutError):
@@ -126,6 +131,18 @@ class ChatHost:
             await self.aredis.aclose()
             self.storage.close()
             log.info("chat host stopped")
+
+    async def expire_old_lines(self) -> None:
+        """Retention for lines no turn answered (answered ones go with their turns): every
+        ``retention_interval_s`` while ``retention_transcripts_days`` is set."""
+        days = self.settings.retention_transcripts_days
+        now = time.monotonic()
+        if not days or now - self.expired_at < self.settings.retention_interval_s:
+            return
+        self.expired_at = now
+        cutoff = utcnow() - timedelta(days=days)
+        if removed := await asyncio.to_thread(expire_chat_lines, self.storage, cutoff):
+            log.info("old chat lines expired", removed=removed)
 
     # --- claiming sources ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
