@@ -36,6 +36,9 @@ log = get_logger("workers.stage")
 TASK_STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     TaskName.transcribe_utterance: ("stt", ("job_id",)),
     TaskName.transcribe_file: ("stt_batch", ("batch_id", "file_index")),
+    # OpenAI-compatible routes: their one argument holds user text, so nothing is bound
+    TaskName.transcribe_oneshot: ("stt_oneshot", ()),
+    TaskName.stream_speech: ("tts_stream", ()),
     TaskName.reply: ("llm", ("job_id",)),
     TaskName.synthesize_segment: ("tts", ("job_id", "reply_attempt", "segment")),
     TaskName.animate_segment: ("animation", ("job_id", "reply_attempt", "segment")),
@@ -50,7 +53,7 @@ def backend_of(stage: str, settings: Settings) -> str:
         return settings.stt_backend
     if stage == "llm":
         return settings.llm_backend
-    if stage == "tts":
+    if stage.startswith("tts"):
         return settings.tts_backend
     if stage == "memory":
         return "sentence_transformers"

@@ -22,7 +22,7 @@ from pipelines.audio_probe import AudioInfo, inspect_upload
 from pipelines.batches import create_batch
 from pipelines.errors import StageError
 from pipelines.oneshot_transcription import await_outcome, new_request_id, send_oneshot
-from pipelines.openai_formats import MEDIA_TYPES, render
+from pipelines.openai_formats import LANGUAGE_NAMES, MEDIA_TYPES, render
 from pipelines.openai_names import NameRefused, check_tts_model, persona_for_voice, stt_model_for
 from pipelines.speech_encoder import MEDIA_TYPES as SPEECH_MEDIA_TYPES
 from pipelines.speech_stream import SpeechEntry, SpeechReader, send_speech
@@ -106,6 +106,13 @@ def transcription_form(form: FormData, task: Task) -> TranscriptionForm:
         fields["granularities"] = granularities
     if task == "translate":
         fields.pop("language", None)  # a translation's language is English
+    language = str(fields.get("language", "en")).strip().replace("_", "-").split("-")[0].lower()
+    if language not in LANGUAGE_NAMES:
+        raise OpenAIRequestError(
+            ErrorCode.validation_error,
+            f"language {fields['language']!r} is not an ISO-639-1 code Whisper knows",
+            param="language",
+        )
     try:
         return TranscriptionForm.model_validate(fields)
     except ValidationError as exc:

@@ -115,7 +115,7 @@ def test_a_clip_is_transcribed_in_every_response_format(client: OpenAI, clip: by
 def test_japanese_speech_is_translated_into_english(client: OpenAI, tmp_path: Path) -> None:
     """Whisper's translate task on the multilingual model (the configured model is English-only)."""
     wav = tmp_path / "ja.wav"
-    line = "こんにちは。きょうは なんの げーむを しますか"  # "Hello. What game are we playing today?"
+    line = "きょうは いい てんきですね。いっしょに げーむを しましょう。"  # "Nice day. Let us play a game."
     subprocess.run(["espeak-ng", "-v", "ja", "-s", "130", "-w", str(wav), line], check=True)
     translation = translations(client).create(
         model="whisper-1", file=("ja.wav", wav.read_bytes()), response_format="verbose_json"
@@ -210,6 +210,7 @@ def error_of(exc: openai.APIStatusError) -> dict[str, Any]:
         ("transcribe-unknown-model", 400, "unknown_model", "model"),
         ("transcribe-bad-format", 400, "validation_error", "response_format"),
         ("transcribe-bad-temperature", 400, "validation_error", "temperature"),
+        ("transcribe-unknown-language", 400, "validation_error", "language"),
         ("transcribe-not-audio", 415, "unsupported_media_type", "file"),
         ("transcribe-empty-file", 400, "audio_empty", "file"),
         ("speech-unknown-voice", 400, "unknown_voice", "voice"),
@@ -234,6 +235,9 @@ def test_bad_input_gets_an_openai_error(
         ),
         "transcribe-bad-temperature": lambda: stt(client).create(
             model="whisper-1", file=("a.wav", clip), temperature=3
+        ),
+        "transcribe-unknown-language": lambda: stt(client).create(
+            model="whisper-1", file=("a.wav", clip), language="klingon"
         ),
         "transcribe-not-audio": lambda: stt(client).create(
             model="whisper-1", file=("a.wav", b"just some text, not audio at all\n" * 20)

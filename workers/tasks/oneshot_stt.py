@@ -2,6 +2,7 @@
 
 from celery import Task
 
+from pipelines.logging_setup import bind
 from pipelines.oneshot_transcription import publish_outcome
 from pipelines.queues import TaskName
 from pipelines.stages.oneshot_transcription import transcribe_oneshot
@@ -15,6 +16,7 @@ from workers.tasks.base import run_stage
 @app.task(name=TaskName.transcribe_oneshot, bind=True, max_retries=settings().stage_max_retries)
 def transcribe_for_request(self: Task, payload: dict[str, object]) -> None:
     request = OneShotTranscription.model_validate(payload)
+    bind(request_id=request.request_id)
     ttl_s = settings().openai_sync_wait_s
 
     def answer(outcome: OneShotOutcome) -> None:

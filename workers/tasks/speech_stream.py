@@ -2,6 +2,7 @@
 
 from celery import Task
 
+from pipelines.logging_setup import bind
 from pipelines.queues import TaskName
 from pipelines.speech_stream import SpeechPublisher
 from pipelines.stages.speech_stream import stream_speech
@@ -16,6 +17,7 @@ from workers.tasks.base import run_stage
 @app.task(name=TaskName.stream_speech, bind=True, max_retries=0)
 def stream_for_request(self: Task, payload: dict[str, object]) -> None:
     request = SpeechRequest.model_validate(payload)
+    bind(request_id=request.request_id)
     publisher = SpeechPublisher(redis_client(), request.request_id)
 
     def refuse(code: ErrorCode, message: str) -> None:
