@@ -31,9 +31,11 @@ from websockets.sync.client import connect
 
 from bench.bench_live_latency import BENCH_ENV, new_session, pct
 from pipelines.audio_codec import decode_to_16k_mono
+from pipelines.settings import PROJECT_ROOT, get_settings
 from tools.spoken import spoken_wav
 from tools.stack import Stack
 
+DOC = PROJECT_ROOT / "docs" / "realtime_listen.md"
 RATE = 16_000
 FRAME_S = 0.02
 GAP_S = 1.5
@@ -133,7 +135,24 @@ def summary(observed: Observed) -> dict[str, Any]:
     }
 
 
+def whisper_call_s(model: str) -> float:
+    """What one Whisper call on a 3 s sentence costs in this process right now: the machine's load
+    as the listen's worker meets it (every call pays for a 30 s window, however short the audio)."""
+    from workers.backends import speech_to_text
+
+    stt = speech_to_text(get_settings(), model)
+    voice = decode_to_16k_mono(spoken_wav(SENTENCES[1]))
+    stt.transcribe(voice, language="en", word_timestamps=False)  # loaded and warmed up
+    costs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        stt.transcribe(voice, language="en", word_timestamps=False)
+        costs.append(time.perf_counter() - started)
+    return round(statistics.median(costs), 2)
+
+
 def latency(model: str, rounds: int, audio: Script) -> dict[str, Any]:
+    call_s = whisper_call_s(model)
     stack = run_stack(model, 1)
     try:
         with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.api_headers) as client:
@@ -144,10 +163,11 @@ def latency(model: str, rounds: int, audio: Script) -> dict[str, Any]:
                 listen_once(stack, session, audio, observed)
     finally:
         stack.stop_all()
-    return summary(observed)
+    return {"whisper_call_s": call_s, **summary(observed)}
 
 
 def capacity(model: str, counts: list[int], audio: Script, hold_final_s: float) -> tuple[int, list[Any]]:
+    call_s = whisper_call_s(model)
     stack = run_stack(model, max(counts))
     rows: list[Any] = []
     held = 0
@@ -167,7 +187,7 @@ def capacity(model: str, counts: list[int], audio: Script, hold_final_s: float) 
                     thread.join()
                 result = summary(observed)
                 ok = observed.finals == observed.expected and pct(observed.final_s, 0.95) <= hold_final_s
-                rows.append({"streams": count, **result, "real_time": ok})
+                rows.append({"streams": count, "whisper_call_s": call_s, **result, "real_time": ok})
                 print(f"  {count} streams: {json.dumps(rows[-1])}", flush=True)
                 if not ok:
                     break
@@ -177,22 +197,70 @@ def capacity(model: str, counts: list[int], audio: Script, hold_final_s: float) 
     return held, rows
 
 
+def write_doc(report: dict[str, Any], path: Path) -> None:
+    """The numbers as a markdown page, with the machine and its load (this machine is shared)."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# Realtime listen: latency and capacity",
+        "",
+        f"From `python -m bench.bench_realtime_listen` on {when},",
+        f"{os.cpu_count()} cores, load average {report['load_average_before']} before and "
+        f"{report['load_average_after']} after (other work shares the machine; every Whisper call pays a",
+        "full 30 s window, so its cost grows with the load, not with the length of speech).",
+        "Sentences of Piper speech streamed in 20 ms frames at real time through the socket, one STT",
+        "worker process. End of speech -> final includes the 600 ms of silence that ends an utterance.",
+        "",
+        "| model | one Whisper call (s) | speech -> first partial p50 / p95 (s) "
+        "| end of speech -> final p50 / p95 (s) | finals |",
+        "|---|---|---|---|---|",
+    ]
+    for model, row in report["latency"].items():
+        partial, final = row["speech_to_first_partial_s"], row["end_of_speech_to_final_s"]
+        lines.append(
+            f"| {model} | {row['whisper_call_s']} | {partial.get('p50', '-')} / {partial.get('p95', '-')} | "
+            f"{final.get('p50', '-')} / {final.get('p95', '-')} | {row['finals']} |"
+        )
+    capacity = report["capacity_tiny_en"]
+    lines += [
+        "",
+        "Concurrent listens on one STT worker (tiny.en), held in real time while the p95 end of speech",
+        f"-> final stays within {report['hold_final_s']} s and no final is missing: "
+        f"**{capacity['real_time_streams_per_worker']}**.",
+        "",
+        "| listens | one Whisper call (s) | end of speech -> final p50 / p95 (s) | finals | real time |",
+        "|---|---|---|---|---|",
+    ]
+    for run in capacity["runs"]:
+        final = run["end_of_speech_to_final_s"]
+        held = "yes" if run["real_time"] else "no"
+        lines.append(
+            f"| {run['streams']} | {run['whisper_call_s']} | {final.get('p50', '-')} / "
+            f"{final.get('p95', '-')} | {run['finals']} | {held} |"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(
     models: Annotated[list[str] | None, typer.Option(help="Whisper models to time, repeatable")] = None,
     rounds: Annotated[int, typer.Option(help="times the sentences are streamed per model")] = 2,
     streams: Annotated[list[int] | None, typer.Option(help="concurrent listens to try, in order")] = None,
     hold_final_s: Annotated[float, typer.Option(help="p95 end of speech -> final that is real time")] = 2.5,
+    doc: Annotated[bool, typer.Option(help="write docs/realtime_listen.md")] = True,
 ) -> None:
     audio = script(SENTENCES)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    report: dict[str, Any] = {"latency": {}}
+    report: dict[str, Any] = {"latency": {}, "load_average_before": round(os.getloadavg()[0], 1)}
     for model in models or ["bundled:tiny.en", "bundled:base"]:
         report["latency"][model] = latency(model, rounds, audio)
         print(f"{model}: {json.dumps(report['latency'][model])}", flush=True)
     held, rows = capacity("bundled:tiny.en", streams or [1, 2, 3, 4, 6], audio, hold_final_s)
     report["capacity_tiny_en"] = {"real_time_streams_per_worker": held, "runs": rows}
     report["load_average_after"] = round(os.getloadavg()[0], 1)
+    report["hold_final_s"] = hold_final_s
     print(json.dumps(report, indent=2))
+    if doc:
+        write_doc(report, DOC)
+        print(f"wrote {DOC}")
 
 
 if __name__ == "__main__":
