@@ -27,7 +27,7 @@ COPY schemas schemas
 COPY tools tools
 COPY workers workers
 COPY personas personas
-RUN pip install '.[ops,memory-store]'
+RUN pip install '.[api,ops,memory-store]'
 EXPOSE 8000
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
 

@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	bash tools/install-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[speech,llm,memory,ops,dev]'
+	$(PY) -m pip install --progress-bar on -e '.[api,speech,llm,memory,ops,dev]'
 	touch $@
 
 $(MONGO_VENV)/.installed:

@@ -19,7 +19,8 @@ from pipelines.jobs import (
     utcnow,
 )
 from pipelines.stages.context import StageContext
-from pipelines.verbatim import release_held_lines
+from pipelines.turn_state import mark_ended
+from pipelines.verbatim import may_hold_lines, release_held_lines
 from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import JobKind, JobStatus, Stage
@@ -31,6 +32,7 @@ REMEMBERED_KINDS = frozenset({JobKind.audio, JobKind.text, JobKind.speak})
 def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
     """Do what ``job`` (a finished job's document) still owes, then strike it off in one update
     (a crash before that repeats them, and each is safe to repeat)."""
+    mark_ended(ctx.events.client, job["_id"])  # tasks still queued for it skip their work
     owed = list(job.get("followups") or [])
     for followup in owed:
         if followup == FOLLOWUP_CONTEXT:
@@ -43,7 +45,7 @@ def run_job_followups(ctx: StageContext, job: dict[str, Any]) -> None:
             ctx.dispatcher.distill_memories(job["_id"])  # idempotent: keyed upserts
     if owed:
         ctx.storage.jobs.update_one({"_id": job["_id"]}, {"$pullAll": {"followups": owed}})
-    if job.get("session_id") is not None and job.get("kind") != JobKind.avatar:
+    if job.get("kind") != JobKind.avatar and may_hold_lines(ctx.events.client, job.get("session_id")):
         # A turn that ended before its reply was final (failed, interrupted) no longer holds back
         # the verbatim lines queued after it (pipelines/verbatim.py).
         release_held_lines(ctx.storage, ctx.dispatcher, job["session_id"])

@@ -148,35 +148,6 @@ def is_current_attempt(storage: Storage, job_id: str, attempt: int) -> bool:
     return storage.jobs.count_documents(current, limit=1) == 1
 
 
-# What must be done for every segment before its job completes: the animation track (the segment
-# is "ready") and the browser copy of its audio (encoded after the audio was announced).
-SEGMENT_SETS = ("ready_segments", "encoded_segments")
-
-
-def mark_segment_ready(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
-    """Record segment ``index``'s track on the job, fenced by the LLM attempt; the job after it.
-
-    None when the job ended or a newer attempt replaced this one. A set, not a counter: a
-    redelivered animation task records the same index again and changes nothing.
-    """
-    return _add_segment(storage, job_id, attempt, index, "ready_segments")
-
-
-def mark_segment_encoded(storage: Storage, job_id: str, attempt: int, index: int) -> dict[str, Any] | None:
-    """Record that segment ``index``'s browser copy is stored (or could not be); as above."""
-    return _add_segment(storage, job_id, attempt, index, "encoded_segments")
-
-
-def _add_segment(
-    storage: Storage, job_id: str, attempt: int, index: int, field: str
-) -> dict[str, Any] | None:
-    return update_and_read(
-        storage.jobs,
-        {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
-        {"$addToSet": {field: index}},
-    )
-
-
 def finish_reply(
     storage: Storage,
     job_id: str,
@@ -186,12 +157,11 @@ def finish_reply(
     reply: dict[str, Any],
     total: int,
     model: dict[str, str] | None = None,
-) -> dict[str, Any] | None:
-    """Make the reply final (fenced by the attempt); the job after it, None for a stale attempt.
+) -> bool:
+    """Make the reply final (fenced by the attempt); False for a stale attempt or an ended job.
     ``model``: the backend and model that wrote it (``models.llm``, shown in history)."""
     now = utcnow()
-    return update_and_read(
-        storage.jobs,
+    result = storage.jobs.update_one(
         {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt},
         {
             "$set": {
@@ -205,29 +175,16 @@ def finish_reply(
             }
         },
     )
+    return result.matched_count == 1
 
 
-def all_segments_done(job: dict[str, Any]) -> bool:
-    """The reply is final and every segment has its track and its browser copy."""
-    if not (job.get("reply") or {}).get("done"):
-        return False
-    total = job.get("segments_total") or 0
-    return all(len(job.get(field) or []) >= total for field in SEGMENT_SETS)
-
-
-def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, Any] | None:
-    """Complete ``job`` (a document just returned by one of the updates above) when its reply is
-    final and every segment has its track and its browser copy.
-
-    Each of those facts is recorded by one atomic update that returns the job, so whichever comes
-    last sees them all; the conditional update then lets exactly one caller get the completed
-    document back and do the follow-up work.
-    """
-    if not all_segments_done(job):
-        return None
+def complete_job(storage: Storage, job_id: str, attempt: int) -> dict[str, Any] | None:
+    """Complete the running job whose reply (of ``attempt``) is final; the caller has seen every
+    segment ready (pipelines/stages/completion.py). The completed document for exactly one
+    caller, None for every other (it had ended, or a newer attempt took over)."""
     completed = update_and_read(
         storage.jobs,
-        {"_id": job["_id"], "status": JobStatus.running.value, "llm_attempt": job["llm_attempt"]},
+        {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt, "reply.done": True},
         {
             "$set": {
                 "status": JobStatus.completed.value,
@@ -243,31 +200,32 @@ def complete_if_all_ready(storage: Storage, job: dict[str, Any]) -> dict[str, An
 
 
 def begin_llm_attempt(storage: Storage, job_id: str) -> dict[str, Any] | None:
-    """Start a new LLM attempt unless the reply is already final (then None: nothing to redo).
+    """Start a new LLM attempt unless the reply is already final (then None: nothing to redo);
+    the job as the update left it.
 
     The attempt number lets segments from a reply interrupted by a dead worker be told apart from
     the fresh reply, which is generated again from the start. Compare-and-set on the number: of
     two deliveries racing for the same attempt one wins, the other gets None and stops.
     """
     open_reply = {"_id": job_id, "status": {"$in": ACTIVE}, "reply.done": {"$ne": True}}
-    current = storage.jobs.find_one(open_reply, {"llm_attempt": 1})
+    current = storage.jobs.find_one(open_reply)
     if current is None:
         return None
     now = utcnow()
-    return update_and_read(
-        storage.jobs,
-        {**open_reply, "llm_attempt": current["llm_attempt"]},
-        {
-            "$set": {
-                "llm_attempt": int(current["llm_attempt"]) + 1,
-                "status": JobStatus.running.value,
-                "stage": Stage.llm.value,
-                "reply": {"text": "", "emotion": "neutral", "motions": [], "done": False},
-                "segments_total": None,
-                "ready_segments": [],
-                "encoded_segments": [],
-                "updated_at": now,
-                f"timings.{Stage.llm.value}.started_at": now,
-            },
-        },
+    fields: dict[str, Any] = {
+        "llm_attempt": int(current["llm_attempt"]) + 1,
+        "status": JobStatus.running.value,
+        "stage": Stage.llm.value,
+        "reply": {"text": "", "emotion": "neutral", "motions": [], "done": False},
+        "segments_total": None,
+        "updated_at": now,
+    }
+    started = {f"timings.{Stage.llm.value}.started_at": now}
+    result = storage.jobs.update_one(
+        {**open_reply, "llm_attempt": current["llm_attempt"]}, {"$set": {**fields, **started}}
     )
+    if result.matched_count == 0:
+        return None
+    timings = dict(current.get("timings") or {})
+    timings[Stage.llm.value] = {**(timings.get(Stage.llm.value) or {}), "started_at": now}
+    return {**current, **fields, "timings": timings}  # merged here: no read-back on the turn's path

@@ -19,9 +19,9 @@ from typing import Any
 from pipelines.batches import OPEN_BATCH, OPEN_FILE, fail_batch_file
 from pipelines.followups import fail_and_follow_up, run_batch_followups, run_job_followups
 from pipelines.inflight import InFlight
-from pipelines.jobs import ACTIVE, FINISHED, all_segments_done, utcnow
+from pipelines.jobs import ACTIVE, FINISHED, utcnow
 from pipelines.segments import list_segments
-from pipelines.stages.completion import complete_if_done
+from pipelines.stages.completion import all_segments_ready, complete_when_ready
 from pipelines.stages.context import StageContext
 from pipelines.verbatim import ANNOUNCING, release_held_lines
 from schemas.batches import FileStatus
@@ -40,7 +40,7 @@ def redispatch_job(ctx: StageContext, job: dict[str, Any]) -> str:
         return "llm"
     attempt = int(job["llm_attempt"])
     for segment in list_segments(ctx.storage, job_id, attempt):
-        if segment.get("audio_id") is None or segment["index"] not in (job.get("encoded_segments") or []):
+        if segment.get("audio_id") is None:
             ctx.dispatcher.synthesize(job_id, attempt, segment["index"])
         elif not segment.get("ready"):
             ctx.dispatcher.animate(job_id, attempt, segment["index"])
@@ -94,8 +94,9 @@ def sweep_job(ctx: StageContext, job: dict[str, Any], inflight: InFlight, now: d
         return "idle"  # recently active: nothing to judge yet
     if job.get("held"):  # a verbatim line waiting for its turn: release it if that came unnoticed
         return "released" if release_stalled_line(ctx, job) else "held"
-    if all_segments_done(job):
-        complete_if_done(ctx, job)
+    if all_segments_ready(ctx, job):
+        attempt, total = int(job["llm_attempt"]), int(job.get("segments_total") or 0)
+        complete_when_ready(ctx, job_id, attempt, ready=total, total=total)
         return "completed"
     if job_id in inflight.jobs:
         return "waiting"  # behind a backlog, running, or waiting for a retry

@@ -98,6 +98,11 @@ def update_known_segment(
     return merged
 
 
+def count_ready_segments(storage: Storage, job_id: str, attempt: int) -> int:
+    """How many of the attempt's segments have their track stored."""
+    return storage.segments.count_documents({"job_id": job_id, "attempt": attempt, "ready": True})
+
+
 def list_segments(storage: Storage, job_id: str, attempt: int) -> list[dict[str, Any]]:
     return list(storage.segments.find({"job_id": job_id, "attempt": attempt}).sort("index", 1))
 

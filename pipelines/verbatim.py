@@ -25,6 +25,8 @@ forgotten. ``interrupt: true`` cuts the earlier turns off first instead (like an
 
 from typing import Any
 
+import redis
+
 from pipelines.dispatch import Dispatcher
 from pipelines.errors import StageError
 from pipelines.events import EventLog
@@ -40,6 +42,20 @@ from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import JobKind, JobStatus, Stage
 from schemas.persona import Persona
+
+HELD_LINES_TTL_S = 7 * 24 * 3600
+
+
+def held_lines_marker(session_id: str) -> str:
+    """Set in Redis before a session's first line is stored: only then can it have held lines, so
+    the turns of the (many) sessions that never use verbatim lines skip the query for them. A
+    marker lost with Redis delays a held line until the sweep releases it, never forever."""
+    return f"session:{session_id}:held_lines"
+
+
+def may_hold_lines(client: redis.Redis, session_id: str | None) -> bool:
+    return session_id is not None and bool(client.exists(held_lines_marker(session_id)))
+
 
 # The one "LLM attempt" of a line: segments are keyed and fenced by attempt like a reply's.
 LINE_ATTEMPT = 1
@@ -84,6 +100,8 @@ def submit_line(
     has come; if the queue is down the job is failed, then the error raised (as submit_turn does)."""
     segments, reply = cut_line(persona, text)
     job_id = new_id()
+    if session_id is not None:
+        events.client.set(held_lines_marker(session_id), b"1", ex=HELD_LINES_TTL_S)
     # The segments first: a line is released (by this call or a concurrent one) only once its job
     # exists, and then its tts tasks must find every segment.
     docs = [
@@ -114,8 +132,6 @@ def submit_line(
             "llm_attempt": LINE_ATTEMPT,
             "reply": reply,
             "segments_total": len(segments),
-            "ready_segments": [],
-            "encoded_segments": [],
             "held": ANNOUNCING,
         },
     )

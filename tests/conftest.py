@@ -108,19 +108,32 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
 
 
 class RecordingDispatcher:
-    """Stands in for Celery in stage tests: records each next-stage send as (method, args)."""
+    """Stands in for Celery in stage tests: records each next-stage send as (method, args); the
+    segment work a tts or animation message carries (pipelines/segment_work.py) is kept apart."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
+        self.work: list[Any] = []
 
     def __getattr__(self, method: str) -> Callable[..., None]:
-        def record(*args: Any, **options: Any) -> None:
+        def record(*args: Any, work: Any = None, **options: Any) -> None:
             self.sent.append((method, (*args, options) if options else args))
+            self.work.append(work)
 
         return record
 
     def calls(self, method: str) -> list[tuple[Any, ...]]:
         return [args for name, args in self.sent if name == method]
+
+    def clear(self) -> None:
+        self.sent.clear()
+        self.work.clear()
+
+    def sends(self, method: str) -> list[tuple[tuple[Any, ...], Any]]:
+        """(args, work) of each send of ``method``: replays a task as its message would run it."""
+        return [
+            (args, work) for (name, args), work in zip(self.sent, self.work, strict=True) if name == method
+        ]
 
 
 @pytest.fixture

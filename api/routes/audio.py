@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import CallerKey, owns
 from api.deps import StorageDep
 from api.errors import ApiError
+from pipelines.browser_copies import browser_copy
 from schemas.errors import ErrorCode
 
 router = APIRouter(prefix="/v1/audio", tags=["audio"])
@@ -18,12 +19,13 @@ CHUNK = 256 * 1024
 def get_audio(
     audio_id: str, key: CallerKey, storage: StorageDep, format: str | None = None
 ) -> StreamingResponse:
-    """The audio as stored; ``?format=ogg`` gives the web-friendly copy of synthesized speech."""
+    """The audio as stored; ``?format=ogg`` gives the web-friendly copy of synthesized speech
+    (encoded on the first request for it)."""
     info = storage.audio_info(audio_id)
     if info is None or not owns(key, info.metadata):
         raise ApiError(ErrorCode.not_found, f"audio {audio_id} not found")
     if format and format != info.metadata.get("format"):
-        info = storage.copy_in_format(info, format)
+        info = browser_copy(storage, info, format)
         if info is None:
             raise ApiError(ErrorCode.not_found, f"audio {audio_id} has no {format} copy")
     stream = storage.open_audio(info.id)

@@ -15,23 +15,35 @@ import soundfile
 from pipelines.animation.track import build_animation_track
 from pipelines.audio_types import PhonemeTiming
 from pipelines.job_views import segment_out
-from pipelines.jobs import mark_segment_ready, utcnow
+from pipelines.jobs import utcnow
 from pipelines.logging_setup import bind
-from pipelines.segments import active_segment, update_known_segment
-from pipelines.stages.completion import complete_if_done
+from pipelines.segment_work import SegmentWork, turn_and_segment
+from pipelines.segments import update_known_segment
+from pipelines.stages.completion import complete_when_ready
 from pipelines.stages.context import StageContext
+from pipelines.turn_state import REPLY_OPEN, record_ready, reply_total
 from schemas.animation import AnimationTrack
 from schemas.events import EventType
 
 Phonemizer = Callable[[str], list[str]]
 
 
-def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attempt: int, index: int) -> None:
-    found = active_segment(ctx.storage, job_id, attempt, index)
+def animate_segment(
+    ctx: StageContext,
+    phonemize: Phonemizer,
+    job_id: str,
+    attempt: int,
+    index: int,
+    work: SegmentWork | None = None,
+) -> None:
+    """``work``: the turn and the segment as the tts stage left them (None: read from MongoDB)."""
+    found = turn_and_segment(ctx.storage, ctx.events.client, job_id, attempt, index, work)
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
     job, segment = found
     bind(session_id=job["session_id"])
+    if work is not None and not segment.get("final"):
+        segment = {**segment, "final": is_last(ctx, job_id, attempt, index)}
     announce = not segment.get("ready")
     if announce:
         started_at = utcnow()
@@ -53,9 +65,7 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
         if updated is None:
             return  # dropped by a newer attempt meanwhile
         segment = updated
-    latest = mark_segment_ready(ctx.storage, job_id, attempt, index)
-    if latest is None:
-        return  # the job ended, or a newer attempt replaced this one
+    ready, total = record_ready(ctx.events.client, job_id, attempt, index)
     if announce:
         ctx.events.emit(
             EventType.segment_animation_ready,
@@ -63,7 +73,14 @@ def animate_segment(ctx: StageContext, phonemize: Phonemizer, job_id: str, attem
             attempt=attempt,
             segment=segment_out(ctx.settings, segment),
         )
-    complete_if_done(ctx, latest)
+    complete_when_ready(ctx, job_id, attempt, ready=ready, total=total)
+
+
+def is_last(ctx: StageContext, job_id: str, attempt: int, index: int) -> bool:
+    """Whether the segment turned out to be the reply's last (its message was sent before the
+    reply ended): its expression fades out instead of holding for the next sentence."""
+    total = reply_total(ctx.events.client, job_id, attempt)
+    return total is not None and total != REPLY_OPEN and index == total - 1
 
 
 def build_track(ctx: StageContext, phonemize: Phonemizer, segment: dict[str, Any]) -> AnimationTrack:

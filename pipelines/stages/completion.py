@@ -1,16 +1,47 @@
-"""What happens once, when a turn completes: its follow-ups (pipelines/followups.py)."""
+"""What happens once, when a turn completes: the decision, and its follow-ups (pipelines/followups.py).
+
+Redis counts the ready segments (pipelines/turn_state.py); whoever sees the count reach the
+reply's total asks MongoDB to complete the job, whose conditional update lets exactly one caller
+through. When Redis cannot tell (the total is not there), MongoDB is asked.
+"""
 
 from typing import Any
 
 from pipelines.followups import run_job_followups
-from pipelines.jobs import complete_if_all_ready
+from pipelines.jobs import complete_job
+from pipelines.segments import count_ready_segments
 from pipelines.stages.context import StageContext
+from pipelines.turn_state import REPLY_OPEN
+from schemas.jobs import JobStatus
 
 
-def complete_if_done(ctx: StageContext, latest: dict[str, Any]) -> bool:
-    """``latest``: the job as the caller's own update just returned it."""
-    job = complete_if_all_ready(ctx.storage, latest)
-    if job is None:
+def complete_when_ready(
+    ctx: StageContext, job_id: str, attempt: int, *, ready: int, total: int | None
+) -> bool:
+    """``ready``/``total`` as Redis counted them (total None: unknown there, REPLY_OPEN: the reply
+    is still being written). Whether this call completed the turn."""
+    if total == REPLY_OPEN:
         return False
-    run_job_followups(ctx, job)
+    if total is None:
+        job = ctx.storage.jobs.find_one(
+            {"_id": job_id, "status": JobStatus.running.value, "llm_attempt": attempt, "reply.done": True},
+            {"segments_total": 1},
+        )
+        if job is None:
+            return False
+        total, ready = int(job.get("segments_total") or 0), count_ready_segments(ctx.storage, job_id, attempt)
+    if ready < total:
+        return False
+    completed = complete_job(ctx.storage, job_id, attempt)
+    if completed is None:
+        return False
+    run_job_followups(ctx, completed)
     return True
+
+
+def all_segments_ready(ctx: StageContext, job: dict[str, Any]) -> bool:
+    """MongoDB's answer (the sweep's): the reply is final and every segment has its track."""
+    if not (job.get("reply") or {}).get("done"):
+        return False
+    attempt = int(job.get("llm_attempt") or 0)
+    return count_ready_segments(ctx.storage, job["_id"], attempt) >= int(job.get("segments_total") or 0)

@@ -21,11 +21,13 @@ from pipelines.personas import get_persona
 from pipelines.prompting import build_messages
 from pipelines.reply_guard import guard_first_sentence, until_off_character
 from pipelines.reply_stream import ReplyStreamer, TaggedSegment
+from pipelines.segment_work import segment_work
 from pipelines.segments import drop_attempt, drop_older_attempts, put_segment, update_segment
 from pipelines.settings import Settings
-from pipelines.stages.completion import complete_if_done
+from pipelines.stages.completion import complete_when_ready
 from pipelines.stages.context import StageContext
-from pipelines.verbatim import release_held_lines
+from pipelines.turn_state import open_reply, record_total
+from pipelines.verbatim import may_hold_lines, release_held_lines
 from schemas.errors import ErrorCode
 from schemas.events import EventType
 from schemas.jobs import Stage
@@ -96,6 +98,7 @@ def generate_reply(
     bind(session_id=job["session_id"], reply_attempt=attempt)
     if attempt > 1:
         drop_older_attempts(ctx.storage, job_id, attempt)
+    open_reply(ctx.events.client, job_id, attempt)
     ctx.events.emit(EventType.stage_started, job, stage=Stage.llm, attempt=attempt)
     persona = get_persona(job["persona"])
     user_text = job.get("input_text") or (job.get("transcript") or {}).get("text") or ""
@@ -129,7 +132,7 @@ def generate_reply(
             announced = ctx.events.emit(
                 EventType.segment_queued, job, attempt=attempt, segment=segment_out(ctx.settings, doc)
             )
-            ctx.dispatcher.synthesize(job_id, attempt, emitted)
+            ctx.dispatcher.synthesize(job_id, attempt, emitted, work=segment_work(job, doc))
             if emitted == 0 and not closing:
                 let_the_first_sentence_be_voiced(ctx, job_id, announced)
             spoken.append(segment)
@@ -199,7 +202,7 @@ def generate_reply(
         "motions": [motion for segment in spoken for motion in segment.motions],
         "done": True,
     }
-    finished = finish_reply(
+    if not finish_reply(
         ctx.storage,
         job_id,
         attempt,
@@ -207,11 +210,11 @@ def generate_reply(
         reply=reply,
         total=emitted,
         model=model_used(ctx.settings, chat, persona.llm_model),
-    )
-    if finished is None:
+    ):
         return  # failed meanwhile, or a newer attempt took over: its reply counts, not this one
     # Every segment of this reply is in the tts queue now: a verbatim line held behind it may follow.
-    release_held_lines(ctx.storage, ctx.dispatcher, job["session_id"])
+    if may_hold_lines(ctx.events.client, job["session_id"]):
+        release_held_lines(ctx.storage, ctx.dispatcher, job["session_id"])
     ctx.events.emit(
         EventType.stage_finished,
         job,
@@ -221,4 +224,5 @@ def generate_reply(
         reply=reply,
         segments_total=emitted,
     )
-    complete_if_done(ctx, finished)
+    tracks_ready = record_total(ctx.events.client, job_id, attempt, emitted)
+    complete_when_ready(ctx, job_id, attempt, ready=tracks_ready, total=emitted)

@@ -1,40 +1,39 @@
-"""Speech for one reply segment: text → wav in GridFS, announced at once; the ogg/opus copy follows.
+"""Speech for one reply segment: text → wav in GridFS, announced at once, then its animation.
 
 The first audio is what the viewer waits for, so the order is: synthesize, store the wav, mark the
-segment, announce it, send the animation task, and only then encode the browser copy.
+segment, announce it, send the animation task. The Ogg/Opus copy for browsers is made by the API
+on its first request (api/routes/audio.py), never here: most clients play the wav, and encoding
+plus a second upload per segment cost the voice worker more than the synthesis of a short line.
 """
 
-import logging
 import time
 from typing import Any
 
-from pipelines.audio_codec import AudioEncodeError, encode_audio
+from pipelines.audio_codec import encode_audio
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.backends import SpeechSynthesizer
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
-from pipelines.jobs import mark_segment_encoded, utcnow
+from pipelines.jobs import utcnow
 from pipelines.logging_setup import bind
 from pipelines.metrics import TIME_TO_FIRST_AUDIO_SECONDS, seconds_since
 from pipelines.personas import get_persona
-from pipelines.segments import (
-    active_segment,
-    delete_segment_speech,
-    get_segment,
-    speech_file_name,
-    update_known_segment,
-)
-from pipelines.stages.completion import complete_if_done
+from pipelines.segment_work import SegmentWork, segment_work, turn_and_segment
+from pipelines.segments import delete_segment_speech, speech_file_name, update_known_segment
 from pipelines.stages.context import StageContext
 from schemas.events import EventType
 
-log = logging.getLogger(__name__)
-
 
 def synthesize_segment(
-    ctx: StageContext, tts: SpeechSynthesizer, job_id: str, attempt: int, index: int
+    ctx: StageContext,
+    tts: SpeechSynthesizer,
+    job_id: str,
+    attempt: int,
+    index: int,
+    work: SegmentWork | None = None,
 ) -> None:
-    found = active_segment(ctx.storage, job_id, attempt, index)
+    """``work``: the turn and the segment as the LLM stage wrote them (None: read from MongoDB)."""
+    found = turn_and_segment(ctx.storage, ctx.events.client, job_id, attempt, index, work)
     if found is None:
         return  # the job ended, or a newer LLM attempt replaced this segment
     job, segment = found
@@ -88,14 +87,7 @@ def synthesize_segment(
         ctx.events.emit(
             EventType.segment_audio_ready, job, attempt=attempt, segment=segment_out(ctx.settings, segment)
         )
-    ctx.dispatcher.animate(job_id, attempt, index)
-    if speech is not None:
-        store_browser_copy(ctx, speech, job, attempt, index, tts.name)
-    latest = mark_segment_encoded(ctx.storage, job_id, attempt, index)
-    if latest is not None:
-        complete_if_done(ctx, latest)
-    elif get_segment(ctx.storage, job_id, attempt, index) is None:
-        delete_segment_speech(ctx.storage, job_id, attempt, index)  # dropped while we encoded
+    ctx.dispatcher.animate(job_id, attempt, index, work=segment_work(job, segment))
 
 
 def record_first_audio(job: dict[str, Any], backend: str) -> None:
@@ -103,27 +95,6 @@ def record_first_audio(job: dict[str, Any], backend: str) -> None:
     elapsed = seconds_since(job.get("created_at"))
     if elapsed is not None:
         TIME_TO_FIRST_AUDIO_SECONDS.labels(str(job.get("kind")), backend).observe(elapsed)
-
-
-def store_browser_copy(
-    ctx: StageContext,
-    speech: SynthesizedSpeech,
-    job: dict[str, Any],
-    attempt: int,
-    index: int,
-    backend: str,
-) -> None:
-    """The ogg/opus copy for browsers, stored under the wav's name with .ogg (``?format=ogg`` finds
-    it by that name); without it clients play the wav, so a failure only logs."""
-    try:
-        ctx.storage.replace_audio(
-            encode_audio(speech.samples, speech.sample_rate, "ogg"),
-            filename=speech_file_name(job["_id"], attempt, index, "ogg"),
-            content_type="audio/ogg",
-            metadata={**audio_metadata(job, index, speech, backend), "format": "ogg"},
-        )
-    except AudioEncodeError as exc:
-        log.warning("no ogg copy of %s segment %d: %r", job["_id"], index, exc)
 
 
 def audio_metadata(

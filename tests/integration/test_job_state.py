@@ -50,24 +50,28 @@ def test_llm_attempts_and_completion_happen_once(storage: Storage) -> None:
             storage, job_id=job_id, attempt=2, index=index, text=f"s{index}", emotion="happy", motions=[]
         )
     assert storage.segments.count_documents({"job_id": job_id}) == 2  # upserts, no duplicates
-    assert jobs.mark_segment_ready(storage, job_id, 1, 0) is None  # a stale attempt is fenced off
-    latest = jobs.mark_segment_ready(storage, job_id, 2, 0)
-    assert latest is not None and jobs.complete_if_all_ready(storage, latest) is None  # reply not final
-    finished = jobs.finish_reply(
-        storage, job_id, 2, seconds=1.0, reply={"text": "s0 s1", "done": True}, total=2
-    )
-    assert finished is not None and jobs.complete_if_all_ready(storage, finished) is None  # s1 pending
-    assert jobs.finish_reply(storage, job_id, 1, seconds=1.0, reply={"done": True}, total=9) is None
+    assert jobs.complete_job(storage, job_id, 2) is None  # the reply is not final yet
+    assert jobs.finish_reply(storage, job_id, 2, seconds=1.0, reply={"text": "s0 s1", "done": True}, total=2)
+    assert not jobs.finish_reply(storage, job_id, 1, seconds=1.0, reply={"done": True}, total=9)  # stale
     assert jobs.begin_llm_attempt(storage, job_id) is None  # a final reply is never regenerated
-    again = jobs.mark_segment_ready(storage, job_id, 2, 0)  # redelivered: the set does not grow
-    assert again is not None and again["ready_segments"] == [0]
-    for index in range(2):
-        encoded = jobs.mark_segment_encoded(storage, job_id, 2, index)
-        assert encoded is not None and jobs.complete_if_all_ready(storage, encoded) is None  # s1's track
-    last = jobs.mark_segment_ready(storage, job_id, 2, 1)
-    assert last is not None and jobs.complete_if_all_ready(storage, last) is not None
-    assert jobs.complete_if_all_ready(storage, last) is None  # exactly one caller sees the completion
+    assert jobs.complete_job(storage, job_id, 1) is None  # a stale attempt cannot complete it
+    done = jobs.complete_job(storage, job_id, 2)
+    assert done is not None and done["status"] == "completed"
+    assert done["followups"] == jobs.JOB_COMPLETED_FOLLOWUPS  # the outbox comes with the completion
+    assert jobs.complete_job(storage, job_id, 2) is None  # exactly one caller sees the completion
     assert must(jobs.get_job(storage, job_id))["status"] == "completed"
+
+
+def test_ready_segments_are_counted_per_attempt(storage: Storage) -> None:
+    job_id = new_job(storage)
+    for attempt, index in ((1, 0), (2, 0), (2, 1)):
+        segments.put_segment(
+            storage, job_id=job_id, attempt=attempt, index=index, text="s", emotion="happy", motions=[]
+        )
+    assert segments.count_ready_segments(storage, job_id, 2) == 0
+    segments.update_segment(storage, job_id, 2, 0, {"ready": True})
+    segments.update_segment(storage, job_id, 1, 0, {"ready": True})
+    assert segments.count_ready_segments(storage, job_id, 2) == 1
 
 
 def test_audio_replace_keeps_one_copy(storage: Storage) -> None:

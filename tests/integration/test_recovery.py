@@ -13,7 +13,7 @@ from pipelines.celery_app import make_celery
 from pipelines.inflight import InFlight, snapshot
 from pipelines.queues import Queue, TaskName
 from pipelines.recovery import recover_stalled
-from pipelines.segments import put_segment
+from pipelines.segments import put_segment, update_segment
 from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from schemas.batches import BatchOptions
@@ -83,8 +83,7 @@ def test_a_job_with_every_segment_done_is_completed_with_its_follow_ups(stage_co
     put_segment(storage, job_id=job["_id"], attempt=1, index=0, text="Hi!", emotion="happy", motions=[])
     reply = {"text": "Hi!", "emotion": "happy", "motions": [], "done": True}
     jobs.finish_reply(storage, job["_id"], started["llm_attempt"], seconds=0.1, reply=reply, total=1)
-    jobs.mark_segment_ready(storage, job["_id"], 1, 0)
-    jobs.mark_segment_encoded(storage, job["_id"], 1, 0)  # the completer "died" here
+    update_segment(storage, job["_id"], 1, 0, {"ready": True})  # the completer "died" here
     storage.jobs.update_one({"_id": job["_id"]}, {"$set": {"updated_at": hours_ago(0.1)}})
 
     assert recover_stalled(stage_context, InFlight(jobs={job["_id"]})) == {"completed": 1}

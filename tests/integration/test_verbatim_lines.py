@@ -129,7 +129,7 @@ def test_a_session_less_line_never_waits_for_anything(context: StageContext) -> 
 
 def test_the_sweep_releases_a_line_whose_submit_died_while_announcing(context: StageContext) -> None:
     stalled = line(context, "Lost in the middle.")
-    context.dispatcher.sent.clear()  # type: ignore[attr-defined]
+    context.dispatcher.clear()  # type: ignore[attr-defined]
     # As if the API died after storing the job, before it announced and released it.
     context.storage.jobs.update_one(
         {"_id": stalled["_id"]}, {"$set": {"held": ANNOUNCING, "status": "queued", "stage": None}}

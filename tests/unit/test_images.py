@@ -141,7 +141,7 @@ def test_every_worker_stage_installs_its_extras_and_names_its_kind() -> None:
         assert "" in stage_extras(stage), f"{stage} installs no project"
         body = dockerfile.split(f"AS {stage}\n", 1)[1].split("\nFROM ", 1)[0]
         assert f"ENV VTUBER_WORKER_KIND={kind.value}" in body, stage
-    assert stage_extras("api") == {"", "ops", "memory-store"}  # it erases memories
+    assert stage_extras("api") == {"", "api", "ops", "memory-store"}  # it erases memories, encodes ogg
 
 
 @pytest.mark.parametrize("kind", list(WorkerKind))
