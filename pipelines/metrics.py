@@ -74,6 +74,20 @@ GPU_MEMORY_BYTES = Gauge(
     ["device"],
     multiprocess_mode="livesum",
 )
+# NVML's view of each device, whatever runtime holds the memory (workers/gpu_memory.py). Every
+# process of a worker sees the same device: the latest reading, not a sum.
+GPU_DEVICE_USED_BYTES = Gauge(
+    "vtuber_gpu_device_memory_used_bytes",
+    "GPU memory in use on the device (NVML), as a worker sees it",
+    ["device"],
+    multiprocess_mode="mostrecent",
+)
+GPU_DEVICE_TOTAL_BYTES = Gauge(
+    "vtuber_gpu_device_memory_total_bytes",
+    "GPU memory installed on the device (NVML)",
+    ["device"],
+    multiprocess_mode="mostrecent",
+)
 BATCH_FILES = Counter(
     "vtuber_batch_files_total", "Batch transcription files finished, by outcome", ["outcome"]
 )

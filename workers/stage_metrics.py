@@ -19,6 +19,8 @@ from pipelines.dispatch import SENT_AT_HEADER
 from pipelines.logging_setup import bind, get_logger
 from pipelines.metrics import (
     DEAD_LETTERS,
+    GPU_DEVICE_TOTAL_BYTES,
+    GPU_DEVICE_USED_BYTES,
     GPU_MEMORY_BYTES,
     QUEUE_WAIT_SECONDS,
     REDELIVERIES,
@@ -29,6 +31,7 @@ from pipelines.metrics import (
 from pipelines.queues import TaskName
 from pipelines.settings import Settings
 from schemas.errors import ErrorCode
+from workers.gpu_memory import device_memory
 
 log = get_logger("workers.stage")
 
@@ -77,12 +80,16 @@ def announce_series(stage: str, backend: str, queue: str, task_name: str) -> Non
 
 
 def record_gpu_memory() -> None:
-    """Where torch is loaded (openai-whisper) and sees a GPU: its allocated memory per device."""
+    """Each GPU's memory in use (NVML, any runtime), and where torch is loaded (openai-whisper) and
+    sees a GPU, what torch itself has allocated."""
+    for device in device_memory():
+        GPU_DEVICE_USED_BYTES.labels(device.device).set(device.used_bytes)
+        GPU_DEVICE_TOTAL_BYTES.labels(device.device).set(device.total_bytes)
     torch: Any = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available():
         return
-    for device in range(torch.cuda.device_count()):
-        GPU_MEMORY_BYTES.labels(f"cuda:{device}").set(torch.cuda.memory_allocated(device))
+    for index in range(torch.cuda.device_count()):
+        GPU_MEMORY_BYTES.labels(f"cuda:{index}").set(torch.cuda.memory_allocated(index))
 
 
 @dataclass

@@ -29,7 +29,11 @@ pytestmark = pytest.mark.e2e
 # Grafana's variables, at fixed windows wide enough for the whole test.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__range": "10m", "$__interval": "5s"}
 # Panels of metrics only a GPU produces; on a machine without one their query must still be valid.
-GPU_ONLY_METRICS = ("vtuber_gpu_memory_allocated_bytes",)
+GPU_ONLY_METRICS = (
+    "vtuber_gpu_memory_allocated_bytes",
+    "vtuber_gpu_device_memory_used_bytes",
+    "vtuber_gpu_device_memory_total_bytes",
+)
 UNIQUE_WORDS = "periwinkle xylophone"  # what the viewer "said": must not reach a log line above debug
 
 
