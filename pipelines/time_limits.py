@@ -24,8 +24,16 @@ class TimeLimits:
         self._fixed: dict[str, int] = {
             TaskName.transcribe_utterance: settings.stt_live_time_limit_s,
             TaskName.listen: settings.stt_live_time_limit_s,  # hands the listen to a thread
+            # The longest a one-shot may run (pipelines/oneshot_transcription.py sends a limit that
+            # grows with its audio): what the live STT pods' grace period must outlast.
+            TaskName.transcribe_oneshot: int(
+                settings.stt_live_time_limit_s
+                + settings.stt_batch_time_limit_per_audio_s * settings.openai_sync_max_seconds
+            ),
             TaskName.reply: settings.llm_time_limit_s,
             TaskName.synthesize_segment: settings.tts_time_limit_s,
+            # The longest speech input (pipelines/speech_stream.py: the segment limit per 500 characters).
+            TaskName.stream_speech: settings.tts_time_limit_s * (1 + settings.openai_speech_max_chars // 500),
             TaskName.animate_segment: settings.animation_time_limit_s,
         }
 
