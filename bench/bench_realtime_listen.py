@@ -138,9 +138,10 @@ def summary(observed: Observed) -> dict[str, Any]:
 def whisper_call_s(model: str) -> float:
     """What one Whisper call on a 3 s sentence costs in this process right now: the machine's load
     as the listen's worker meets it (every call pays for a 30 s window, however short the audio)."""
-    from workers.backends import speech_to_text
+    from workers.stt.faster_whisper_backend import FasterWhisperSTT  # not workers.backends: the live
+    # latency bench imported here pins an instant STT there for its own runs
 
-    stt = speech_to_text(get_settings(), model)
+    stt = FasterWhisperSTT(get_settings(), model)
     voice = decode_to_16k_mono(spoken_wav(SENTENCES[1]))
     stt.transcribe(voice, language="en", word_timestamps=False)  # loaded and warmed up
     costs = []

@@ -126,56 +126,87 @@ async def serve(websocket: WebSocket, state: ApiState, channel: ListenClientChan
 
     async with anyio.create_task_group() as tasks:
 
+        async def give_up(reason: str) -> None:
+            log.exception("listen %s: %s", channel.keys.listen_id, reason)
+            await close_quietly(websocket, CLOSE_ON_FAILURE, reason)
+            tasks.cancel_scope.cancel()
+
         async def relay() -> None:
-            after, connected = "0", True
-            while True:
-                entries = await channel.read_output(after, block_ms=5000)
-                for entry_id, frame in entries:
-                    after = entry_id
-                    if connected:
-                        try:
-                            await websocket.send_json(frame)
-                        except Exception:  # the client has gone: keep draining to see the end
-                            connected = False
-                    if frame.get("type") == "ended":
-                        ended.set()
-                        if connected:
-                            await close_quietly(websocket, CLOSE_ENDED, "listen ended")
-                        tasks.cancel_scope.cancel()  # the receiver too: nothing more is read
-                        return
+            try:
+                await relay_output(websocket, channel, ended)
+            except Exception:  # Redis away
+                await give_up("the transcripts could not be relayed")
+            tasks.cancel_scope.cancel()  # ended: the receiver too, nothing more is read
 
         async def watch() -> None:
-            deadline = anyio.current_time() + state.settings.listen_max_duration_s
-            dispatches = 1
-            while True:
-                await anyio.sleep(WATCH_S)
-                await channel.keep_alive()
-                if anyio.current_time() > deadline:
-                    deadline = float("inf")
-                    await channel.end(END_BY_DEADLINE)
-                if await channel.worker_lost():
-                    if dispatches >= MAX_DISPATCHES:
-                        log.error("listen: given up after %d workers", dispatches)
-                        await close_quietly(websocket, CLOSE_ON_FAILURE, "no STT worker could serve it")
-                        tasks.cancel_scope.cancel()
-                        return
-                    dispatches += 1
-                    log.warning("listen %s: worker lost, sending it again", channel.keys.listen_id)
-                    await dispatch(state, channel)
+            try:
+                await watch_worker(state, channel)
+            except WorkerGone:
+                await give_up("no STT worker could serve the listen")
+            except Exception:
+                await give_up("the listen could not be watched over")
 
         tasks.start_soon(relay)
         tasks.start_soon(watch)
         try:
             await receive_frames(websocket, channel, state.settings.listen_max_frame_bytes)
         except Refused as refusal:
-            await channel.end(END_BY_REFUSAL)
             await close_quietly(websocket, refusal.code, refusal.reason)
+            await end_quietly(channel, END_BY_REFUSAL)
         except Exception as exc:
             log.warning("listen: receiving stopped: %r", exc)
-            await channel.end(END_BY_DISCONNECT)
+            await end_quietly(channel, END_BY_DISCONNECT)
         with anyio.move_on_after(AFTER_CLIENT_S):
             await ended.wait()
         tasks.cancel_scope.cancel()
+
+
+class WorkerGone(Exception):
+    pass
+
+
+async def relay_output(websocket: WebSocket, channel: ListenClientChannel, ended: anyio.Event) -> None:
+    """Send the worker's frames until its last; a client that has gone is no longer sent to, but the
+    output is still read to the end (the handler waits for it)."""
+    after, connected = "0", True
+    while not ended.is_set():
+        for entry_id, frame in await channel.read_output(after, block_ms=5000):
+            after = entry_id
+            if connected:
+                try:
+                    await websocket.send_json(frame)
+                except Exception:
+                    connected = False
+            if frame.get("type") == "ended":
+                ended.set()
+                if connected:
+                    await close_quietly(websocket, CLOSE_ENDED, "listen ended")
+                return
+
+
+async def watch_worker(state: ApiState, channel: ListenClientChannel) -> None:
+    """Keep the listen's keys alive, end it at its deadline, and send it again when its worker died."""
+    deadline = anyio.current_time() + state.settings.listen_max_duration_s
+    dispatches = 1
+    while True:
+        await anyio.sleep(WATCH_S)
+        await channel.keep_alive()
+        if anyio.current_time() > deadline:
+            deadline = float("inf")
+            await channel.end(END_BY_DEADLINE)
+        if await channel.worker_lost():
+            if dispatches >= MAX_DISPATCHES:
+                raise WorkerGone
+            dispatches += 1
+            log.warning("listen %s: worker lost, sending it again", channel.keys.listen_id)
+            await dispatch(state, channel)
+
+
+async def end_quietly(channel: ListenClientChannel, reason: str) -> None:
+    try:
+        await channel.end(reason)
+    except Exception as exc:  # Redis away: the worker sees the client key lapse instead
+        log.warning("listen: could not mark the end: %r", exc)
 
 
 async def receive_frames(websocket: WebSocket, channel: ListenClientChannel, max_bytes: int) -> None:
