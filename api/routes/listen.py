@@ -9,8 +9,8 @@ final cut off the session's unfinished reply first (barge-in).
 
 Refusals are close codes with a reason: 4401 no or invalid key, 4404 unknown (or another key's)
 session, 4422 a language the speech models cannot hear, 4429 rate limited; 1003 a text frame that is
-not ``{"type": "end"}``, 1007 a binary frame with an odd byte count, 1009 a frame too large (speech
-in progress is then dropped). A client that disconnects mid-utterance still has what was heard
+not ``{"type": "end"}``, 1007 a binary frame with an odd byte count, 1009 a frame too large (after
+these three, speech in progress is dropped). A client that disconnects mid-utterance still has what was heard
 transcribed and submitted as a turn. 1011: the server could not go on.
 
 This handler only moves frames: an STT worker serves the listen (pipelines/listen_worker.py). While
