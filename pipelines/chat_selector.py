@@ -31,6 +31,7 @@ from typing import Any
 import redis
 from pymongo.errors import BulkWriteError
 
+from pipelines.chat_metrics import CHAT_LINES_DECIDED
 from pipelines.chat_ranking import Moderator, Ranker, interest, normalised
 from pipelines.chat_sources import chat_messages, ensure_chat_indexes
 from pipelines.chat_stream import cursor_key, move_cursor, read_new, stream_key
@@ -166,11 +167,18 @@ class ChatSelector:
     def insert(self, docs: list[dict[str, Any]]) -> None:
         if not docs:
             return
+        stored = docs
         try:
             self.lines.insert_many(docs, ordered=False)
         except BulkWriteError as exc:  # lines read again (a re-read page, a pass that died): kept once
-            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
                 raise
+            again = {error["index"] for error in errors}
+            stored = [doc for n, doc in enumerate(docs) if n not in again]
+        for doc in stored:
+            if doc["fate"] == ChatFate.skipped.value:
+                CHAT_LINES_DECIDED.labels(fate=doc["fate"], reason=doc["reason"]).inc()
 
     def first_judgement(
         self, session: dict[str, Any], message: ChatMessage, received_at: float, reason: SkipReason | None
@@ -232,21 +240,8 @@ class ChatSelector:
             (False, self.settings.chat_candidate_max_age_s),
             (True, self.settings.chat_paid_max_age_s),
         ):
-            self.lines.update_many(
-                {
-                    "session_id": session_id,
-                    "fate": ChatFate.pending.value,
-                    "paid": paid,
-                    "received_at": {"$lt": as_datetime(now - max_age)},
-                },
-                {
-                    "$set": {
-                        "fate": ChatFate.skipped.value,
-                        "reason": SkipReason.stale.value,
-                        "decided_at": as_datetime(now),
-                    }
-                },
-            )
+            waited_too_long = {"paid": paid, "received_at": {"$lt": as_datetime(now - max_age)}}
+            self.skip(session_id, waited_too_long, SkipReason.stale, now)
 
     # --- 3. answer -----------------------------------------------------------------------------------
     def may_answer(self, session_id: str, now: float) -> bool:
@@ -295,6 +290,7 @@ class ChatSelector:
                 newest = max(c["received_at"] for c in candidates)
                 passed_over = {"paid": False, "received_at": {"$lte": newest}}
                 self.skip(session_id, passed_over, SkipReason.not_chosen, now)
+            CHAT_LINES_DECIDED.labels(fate=ChatFate.answered.value, reason="").inc()
             log.info("chat line answered", session_id=session_id, job_id=job["_id"], platform=doc["platform"])
             return doc["_id"], job["_id"]
         return None
@@ -340,7 +336,7 @@ class ChatSelector:
 
     def skip(self, session_id: str, which: dict[str, Any], reason: SkipReason, now: float) -> None:
         """Skip the session's pending lines that match ``which``, for ``reason``."""
-        self.lines.update_many(
+        skipped = self.lines.update_many(
             {"session_id": session_id, "fate": ChatFate.pending.value, **which},
             {
                 "$set": {
@@ -350,6 +346,10 @@ class ChatSelector:
                 }
             },
         )
+        if skipped.modified_count:
+            CHAT_LINES_DECIDED.labels(fate=ChatFate.skipped.value, reason=reason.value).inc(
+                skipped.modified_count
+            )
 
     def submit(self, session: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         message = ChatMessage.model_validate(doc)

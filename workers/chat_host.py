@@ -31,6 +31,7 @@ from redis.exceptions import LockError, RedisError
 
 from pipelines.chat_connector import Backoff, PermanentFailure
 from pipelines.chat_erasure import expire_chat_lines
+from pipelines.chat_metrics import CHAT_CONNECTOR_STATES, CHAT_LINES_MALFORMED, CHAT_LINES_RECEIVED
 from pipelines.chat_sources import (
     all_sources,
     count_malformed,
@@ -69,17 +70,21 @@ class SourceEvents:
         self.host = host
         self.source_id = source["_id"]
         self.session_id = source["session_id"]
+        self.platform = source["platform"]
 
     async def messages(self, batch: list[ChatMessage]) -> None:
         await append(self.host.aredis, self.session_id, batch, max_len=self.host.settings.chat_stream_max_len)
+        CHAT_LINES_RECEIVED.labels(platform=self.platform).inc(len(batch))
         last = max((m.sent_at for m in batch if m.sent_at), default=None) or utcnow()
         await asyncio.to_thread(count_received, self.host.storage, self.source_id, len(batch), last)
         await asyncio.to_thread(self.host.nudge, self.session_id)
 
     async def state(self, state: SourceState, error: str | None = None) -> None:
+        CHAT_CONNECTOR_STATES.labels(platform=self.platform, state=state.value).inc()
         await asyncio.to_thread(set_state, self.host.storage, self.source_id, state, error)
 
     async def malformed(self, reason: str) -> None:
+        CHAT_LINES_MALFORMED.labels(platform=self.platform).inc()
         await asyncio.to_thread(count_malformed, self.host.storage, self.source_id, reason)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from pipelines.celery_app import make_celery
 from pipelines.chat_selector import ChatSelector
@@ -101,6 +102,7 @@ def test_a_burst_of_a_thousand_lines_is_absorbed_and_answers_stay_fresh(
         text = "first!" if n % 10 == 0 else f"line {n}: what do you think about level {n % 37}?"
         burst.append({"user_id": str(1000 + n), "name": f"viewer{n}", "text": text})
     burst.insert(500, {"user_id": "7", "name": "Rich", "text": "bits for you", "bits": 500})
+    received = REGISTRY.get_sample_value("vtuber_chat_lines_received_total", {"platform": "twitch"}) or 0.0
     fake.say_many(CHANNEL, burst)  # 1000 lines, as fast as the socket takes them
 
     def passes_until(check: Callable[[], bool], what: str) -> None:
@@ -137,6 +139,8 @@ def test_a_burst_of_a_thousand_lines_is_absorbed_and_answers_stay_fresh(
     assert jobs == len(answered)
     source = get_source(stage_context.storage, source_id)
     assert source is not None and source["messages"] == 1001 and source["state"] == "connected"
+    now_received = REGISTRY.get_sample_value("vtuber_chat_lines_received_total", {"platform": "twitch"})
+    assert now_received == received + 1001
 
 
 def test_one_host_holds_a_source_another_takes_it_over_and_a_detached_source_is_let_go(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from pipelines.chat_ranking import LlmRanker, Moderator
 from pipelines.chat_selector import ChatSelector
@@ -74,6 +75,11 @@ def selector(context: StageContext, rclient: redis.Redis, **settings: Any) -> Ch
     return ChatSelector(context.storage, rclient, context.events, context.dispatcher, config)
 
 
+def decided(fate: str, reason: str) -> float:
+    value = REGISTRY.get_sample_value("vtuber_chat_lines_decided_total", {"fate": fate, "reason": reason})
+    return value or 0.0
+
+
 def fates(context: StageContext, session_id: str) -> dict[str, tuple[str, str | None]]:
     found = chat_messages(context.storage).find({"session_id": session_id})
     return {doc["text"]: (doc["fate"], doc["reason"]) for doc in found}
@@ -132,6 +138,8 @@ def test_duplicates_blocks_cooldowns_and_empty_lines_are_skipped_with_their_reas
         chat_blocked_words=["spoiler"],
         chat_viewer_cooldown_s=600.0,
     )
+    counted = {reason: decided("skipped", reason) for reason in ("duplicate", "blocked", "cooldown", "empty")}
+    answered_before = decided("answered", "")
     first = line("hello hana how are you", "aki")
     push(
         stage_context,
@@ -157,6 +165,9 @@ def test_duplicates_blocks_cooldowns_and_empty_lines_are_skipped_with_their_reas
         "hi": ("answered", None),
     }
     assert chat_messages(stage_context.storage).count_documents({"session_id": session_id}) == 7
+    expected = {"duplicate": 1, "blocked": 2, "cooldown": 1, "empty": 1}
+    assert {reason: decided("skipped", reason) - count for reason, count in counted.items()} == expected
+    assert decided("answered", "") - answered_before == 2  # vtuber_chat_lines_decided_total on /metrics
 
 
 def test_the_avatar_never_answers_faster_than_the_configured_interval(
