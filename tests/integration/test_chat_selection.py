@@ -183,13 +183,14 @@ def test_the_avatar_never_answers_faster_than_the_configured_interval(
         push(stage_context, session_id, line(f"question number {next(ids)}?"))
         answered += chooser.run_pass(session_id).answered is not None
     decided = [
-        doc["decided_at"].timestamp()
+        doc["decided_at"]
         for doc in chat_messages(stage_context.storage)
         .find({"session_id": session_id, "fate": "answered"})
         .sort("decided_at", 1)
     ]
     assert len(decided) == 4
-    assert all(later - earlier >= interval for earlier, later in itertools.pairwise(decided)), decided
+    minimum = timedelta(seconds=interval)  # stored to the millisecond, compared exactly
+    assert all(later - earlier >= minimum for earlier, later in itertools.pairwise(decided)), decided
     skipped = chat_messages(stage_context.storage).count_documents(
         {"session_id": session_id, "fate": "skipped"}
     )
