@@ -2,15 +2,15 @@
 
 One store query brings the viewer's memories with their vectors. A viewer with no more memories
 than the limit gets them all. Beyond the limit, with ``memory_recall_by_similarity``, they are
-ranked here by similarity to the viewer's line: the line is embedded (ONNX, about 6 ms) on a
-thread while the store is queried, so the embedding costs nothing for most viewers and adds only
-what it takes beyond that query for the rest. It gets ``embed_timeout_s`` at most (a busy core
-must not move the first audio), after which the store's own order is taken: facts, then the
-newest summaries. The same order serves until the model has loaded in this process (it loads in
-the background on first use, so no turn waits for it), or when it is not installed or the
-setting is off. Facts come before session summaries; the session in progress is left out (the
-short-term context already holds it). The message goes after the persona's system prompt and
-examples, so the prefix llama.cpp caches stays the same.
+ranked here by similarity to the viewer's line, embedded then (ONNX, about 6 ms on an idle core;
+not before: embedding every line beside the query took twice the query's time from the cores the
+reply needs, for nothing when the viewer is within the limit). The embedding gets
+``embed_timeout_s`` at most (a busy core must not move the first audio), after which the store's
+own order is taken: facts, then the newest summaries. The same order serves until the model has
+loaded in this process (it loads in the background on first use, so no turn waits for it), or
+when it is not installed or the setting is off. Facts come before session summaries; the session
+in progress is left out (the short-term context already holds it). The message goes after the
+persona's system prompt and examples, so the prefix llama.cpp caches stays the same.
 """
 
 import threading
@@ -90,14 +90,13 @@ class MemoryRecall:
         if not viewer_id:
             return None
         started = time.perf_counter()
-        embedder = self.embedder() if user_text.strip() else None
-        embedding = _embedding_thread.submit(embedder.embed, [user_text]) if embedder is not None else None
         store = self.store()
         owner = memory_owner(job)
         found = store.viewer_memories(owner, job["persona"], viewer_id, cap=RANKED_HERE_UP_TO)
         vector = None
-        if len(found) > self.limit and embedding is not None:
-            vector = self._vector(embedding)
+        embedder = self.embedder() if len(found) > self.limit and user_text.strip() else None
+        if embedder is not None:
+            vector = self._vector(_embedding_thread.submit(embedder.embed, [user_text]))
             if vector is not None and len(found) < RANKED_HERE_UP_TO:
                 found = nearest(found, vector, limit=self.limit)
             elif vector is not None:  # more than one query brings back: the store ranks them all

@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     memory_embed_timeout_ms: float = Field(
         default=15.0,
         ge=0,
-        description="How long recall waits for the line's embedding beyond the store query; later, "
-        "the memories are taken in the store's order (first audio must not move).",
+        description="How long recall waits for the line's embedding (a viewer with more memories "
+        "than the limit); later, the memories are taken in the store's order (first audio must not move).",
     )
     memory_summary_lines: int = Field(default=4, ge=1, description="Viewer lines kept in a session summary.")
     memory_optimize_interval_s: float = Field(

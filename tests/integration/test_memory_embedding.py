@@ -75,6 +75,7 @@ def test_a_line_that_takes_too_long_to_embed_leaves_the_store_order(tmp_path: Pa
     roomy = MemoryRecall(store=lambda: store, embedder=lambda: blocked, limit=8, token_budget=200)
     message = roomy.message_for(job, "tell me about me", lambda text: len(text) // 4 + 1)
     assert message is not None and len(message.content.splitlines()) == 1 + 4
+    assert blocked.calls == 1  # nothing to rank: the line was not embedded at all
 
 
 def test_ranking_fetched_memories_here_agrees_with_the_store_s_vector_search(tmp_path: Path) -> None:
