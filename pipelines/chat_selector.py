@@ -23,6 +23,7 @@ Times are Redis's clock (``TIME`` and stream ids), one clock for every chat work
 
 import contextlib
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,7 +129,7 @@ class ChatSelector:
                 self.redis.delete(stream_key(session_id), cursor_key(session_id))
                 return PassResult()
             result = PassResult(stored=self.store_new(session))
-            now = self.clock()
+            now = math.floor(self.clock() * 1000) / 1000  # to the millisecond, as MongoDB keeps it
             self.age_out(session_id, now)
             chosen = self.answer_one(session, now)
             if chosen is not None:
