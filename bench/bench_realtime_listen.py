@@ -210,6 +210,10 @@ def write_doc(report: dict[str, Any], path: Path) -> None:
         "full 30 s window, so its cost grows with the load, not with the length of speech).",
         "Sentences of Piper speech streamed in 20 ms frames at real time through the socket, one STT",
         "worker process. End of speech -> final includes the 600 ms of silence that ends an utterance.",
+        "A listen keeps up while its Whisper calls cost less than its audio lasts: one call per final,",
+        "and partials spaced at least three calls apart (pipelines/listen_transcriber.py). A worker",
+        "that falls behind catches up in the pauses between sentences, or not at all: then every",
+        "later final waits for the backlog, which is what a p95 far above the p50 shows.",
         "",
         "| model | one Whisper call (s) | speech -> first partial p50 / p95 (s) "
         "| end of speech -> final p50 / p95 (s) | finals |",
