@@ -8,8 +8,8 @@ vectors, the all-MiniLM-L6-v2 width), then measures, each over random viewers:
 
 1. the filtered vector query with every row indexed;
 2. why rows outside the index matter: the same query after 0..N writes since the last optimize;
-3. the realistic state: a writer thread distils turns as the memory worker does (upserts of a
-   viewer's facts and summary, some restated) while the reader recalls, with the worker's policy
+3. the realistic state: a writer process distils turns as the memory worker does (upserts of a
+   viewer's facts and summary, some restated) while this process recalls, with the worker's policy
    (optimize once more than VTUBER_MEMORY_OPTIMIZE_AFTER_ROWS rows are unindexed) and without it
    (the timer alone: every write since its last tick stays unindexed);
 4. embedding one line (ONNX as the workers run it, torch for comparison) and the recall message as
@@ -25,7 +25,6 @@ import argparse
 import os
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -130,21 +129,7 @@ class Bench:
         self.p95s[name] = p95(samples)
 
     def write_turn(self, turn: int) -> None:
-        """What distilling one turn writes: a restated or new fact and the session's summary."""
-        viewer = self.viewer()
-        fact_key = f"fact:restated-{int(self.rng.integers(3))}" if turn % 2 else f"fact:new-{turn}"
-        memories = [
-            Memory(OWNER, viewer, "hana", f"live-{turn % 7}", kind, key, text, f"job-{turn}", vector)
-            for (kind, key, text), vector in zip(
-                [
-                    ("fact", fact_key, "Their favourite game is Celeste."),
-                    ("summary", f"summary:live-{turn % 7}", "…"),
-                ],
-                unit_vectors(self.rng, 2),
-                strict=True,
-            )
-        ]
-        self.store.upsert(memories)
+        write_turn(self.store, self.rng, self.viewers, turn)
 
     def tail_costs(self, steps: list[int], queries: int) -> None:
         """The query after ``n`` writes since the last optimize (the cause of the unindexed cost)."""
@@ -163,43 +148,85 @@ class Bench:
         self.store.optimize(keep_versions_s=3600)
 
     def while_written(self, name: str, *, turns: int, pace_s: float, optimize_after_rows: int | None) -> str:
-        """Recall continuously while a writer distils ``turns`` turns, one per ``pace_s``."""
+        """Recall continuously while another process (as the memory worker) distils ``turns``
+        turns, one per ``pace_s``, optimizing by the worker's policy or never."""
+        import multiprocessing
+
         self.store.optimize(keep_versions_s=3600)
-        done = threading.Event()
-        optimized: list[float] = []
-        tails: list[int] = []
-
-        def writer() -> None:
-            try:
-                for turn in range(turns):
-                    started = time.perf_counter()
-                    self.write_turn(10_000 + turn)
-                    if optimize_after_rows is not None:
-                        tails.append(self.store.unindexed_rows())
-                        t0 = time.perf_counter()
-                        if self.store.optimize_if_behind(
-                            max_unindexed_rows=optimize_after_rows, keep_versions_s=3600
-                        ):
-                            optimized.append(time.perf_counter() - t0)
-                    time.sleep(max(0.0, pace_s - (time.perf_counter() - started)))
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=writer, name="bench-memory-writer")
+        spawn = multiprocessing.get_context("spawn")
+        ready, results = spawn.Event(), spawn.Queue()
+        writer = spawn.Process(
+            target=distil_turns,
+            args=(self.store.uri, self.viewers, turns, pace_s, optimize_after_rows, ready, results),
+            name="bench-memory-writer",
+        )
+        writer.start()
+        if not ready.wait(300):
+            writer.kill()
+            raise RuntimeError("the writer process never opened the store")
         samples: list[float] = []
-        thread.start()
-        while not done.is_set():
+        while writer.is_alive():
             samples += timed(self.query, 1)
-        thread.join()
+        writer.join()
+        stats = results.get(timeout=10)
         self.record(name, samples)
         if optimize_after_rows is None:
-            unindexed = self.store.unindexed_rows()
-            return f"{turns} turns written, never optimized: {unindexed} rows unindexed at the end"
+            return f"{turns} turns written, never optimized: {stats['unindexed']} rows unindexed at the end"
         return (
-            f"{turns} turns written, optimized {len(optimized)} times (median "
-            f"{statistics.median(optimized) if optimized else 0:.2f} s each, in the writer), at most "
-            f"{max(tails, default=0)} rows unindexed"
+            f"{turns} turns written, optimized {stats['optimized']} times (median "
+            f"{stats['optimize_s']:.2f} s each, in the writer process), at most "
+            f"{stats['max_unindexed']} rows unindexed"
         )
+
+
+def write_turn(store: MemoryStore, rng: np.random.Generator, viewers: int, turn: int) -> None:
+    """What distilling one turn writes: a restated or new fact and the session's summary."""
+    viewer = f"viewer-{int(rng.integers(viewers))}"
+    fact_key = f"fact:restated-{int(rng.integers(3))}" if turn % 2 else f"fact:new-{turn}"
+    rows = [
+        ("fact", fact_key, "Their favourite game is Celeste."),
+        ("summary", f"summary:live-{turn % 7}", "…"),
+    ]
+    store.upsert(
+        [
+            Memory(OWNER, viewer, "hana", f"live-{turn % 7}", kind, key, text, f"job-{turn}", vector)
+            for (kind, key, text), vector in zip(rows, unit_vectors(rng, 2), strict=True)
+        ]
+    )
+
+
+def distil_turns(
+    uri: str,
+    viewers: int,
+    turns: int,
+    pace_s: float,
+    optimize_after_rows: int | None,
+    ready: Any,
+    results: Any,
+) -> None:
+    """The memory worker's writes, in a process of their own (it is one in production)."""
+    store = MemoryStore(uri, dimensions=DIMENSIONS, read_consistency_s=0)
+    rng = np.random.default_rng(11)
+    optimized: list[float] = []
+    tails: list[int] = []
+    ready.set()
+    for turn in range(turns):
+        started = time.perf_counter()
+        write_turn(store, rng, viewers, 10_000 + turn)
+        if optimize_after_rows is not None:
+            tails.append(store.unindexed_rows())
+            t0 = time.perf_counter()
+            if store.optimize_if_behind(max_unindexed_rows=optimize_after_rows, keep_versions_s=3600):
+                optimized.append(time.perf_counter() - t0)
+        time.sleep(max(0.0, pace_s - (time.perf_counter() - started)))
+    results.put(
+        {
+            "optimized": len(optimized),
+            "optimize_s": statistics.median(optimized) if optimized else 0.0,
+            "max_unindexed": max(tails, default=0),
+            "unindexed": store.unindexed_rows(),
+        }
+    )
 
 
 def realistic_viewer(store: MemoryStore, embedder: TextEmbedder, viewer: str) -> None:
@@ -460,9 +487,11 @@ def main() -> None:
         "`VTUBER_MEMORY_OPTIMIZE_AFTER_ROWS` unindexed rows (pipelines/memory_store.py "
         "`optimize_if_behind`, workers/tasks/memory.py), besides the beat's timer "
         "(`VTUBER_MEMORY_OPTIMIZE_INTERVAL_S`); the optimize runs in the memory worker, off the live path. "
-        "The query vector comes from the same all-MiniLM-L6-v2 through onnxruntime (workers/embedding.py), "
-        "embedded on a thread while the store is asked for the viewer's memories; it is waited for at most "
-        "`VTUBER_MEMORY_EMBED_TIMEOUT_MS` beyond that query, then the store's order serves. "
+        "One query brings the viewer's memories with their vectors; a viewer with more than the limit has "
+        "them ranked here by similarity to the line, embedded by the same all-MiniLM-L6-v2 through "
+        "onnxruntime (workers/embedding.py) and waited for at most `VTUBER_MEMORY_EMBED_TIMEOUT_MS`, "
+        "after which the store's order serves. First audio is llama.cpp and Piper on the same shared "
+        "cores: on a loaded machine its spread dwarfs the recall's milliseconds. "
         "qdrant-client's local mode (../shared/MODELS.md) took 316 ms per filtered query at only 20k points, "
         "and the Qdrant server cannot run here; LanceDB runs embedded and, unchanged, on an object store "
         "(`s3://`) for several hosts.",

@@ -91,6 +91,7 @@ class MemoryStore:
         import lancedb  # the API process and workers without memory never load it
         import pyarrow as pa
 
+        self.uri = uri
         self.dimensions = dimensions
         self.db = lancedb.connect(uri, read_consistency_interval=timedelta(seconds=read_consistency_s))
         schema = pa.schema(
@@ -203,10 +204,20 @@ class MemoryStore:
         stats = self.table.index_stats(SCOPE_INDEX)
         return 0 if stats is None else int(stats.num_unindexed_rows)
 
-    def optimize(self, *, keep_versions_s: float) -> None:
+    def optimize(self, *, keep_versions_s: float, attempts: int = 3) -> None:
         """Compact small appends, bring new rows into the indexes, and drop old versions (which
-        still hold deleted memories) older than ``keep_versions_s``."""
-        self.table.optimize(cleanup_older_than=timedelta(seconds=keep_versions_s))
+        still hold deleted memories) older than ``keep_versions_s``.
+
+        From the latest version, and again when a write from another process commits first
+        (LanceDB lets the write win and asks the compaction to retry)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.table.checkout_latest()
+                self.table.optimize(cleanup_older_than=timedelta(seconds=keep_versions_s))
+                return
+            except RuntimeError as exc:
+                if "Retryable commit conflict" not in str(exc) or attempt == attempts:
+                    raise
 
     def optimize_if_behind(self, *, max_unindexed_rows: int, keep_versions_s: float) -> bool:
         """Optimize when more than ``max_unindexed_rows`` rows are outside the index (the writer
