@@ -18,6 +18,7 @@ from pipelines.settings import Settings
 from pipelines.stages.context import StageContext
 from schemas.chat import ChatPlatform, SourceCreate
 from tests.fakes.twitch_irc_fake import FakeTwitchIrc
+from tests.fakes.youtube_chat_fake import FakeYouTubeLiveChat
 from workers.chat_host import ChatHost
 
 CHANNEL = "#hana_live"
@@ -157,3 +158,53 @@ def test_one_host_holds_a_source_another_takes_it_over_and_a_detached_source_is_
     wait_for(lambda: fake.joins == 2, "the other host's join")  # the holder's own join was the first
     detach(stage_context.storage, session_id, source_id)
     wait_for(lambda: not other.running and not fake.joined(CHANNEL), "the detached source to be let go")
+
+
+def test_a_youtube_chat_is_polled_with_its_key_and_resumes_from_its_saved_page_token(
+    stage_context: StageContext, rclient: redis.Redis, host_settings: Settings
+) -> None:
+    session_id = make_session(stage_context)
+    with FakeYouTubeLiveChat(polling_interval_ms=50, page_size=2) as youtube:
+        youtube.chats["live1"] = []
+        for n in range(3):
+            youtube.say("live1", channel_id=f"UC{n}", name=f"v{n}", text=f"hello {n}")
+        settings = host_settings.model_copy(
+            update={"chat_youtube_api_url": youtube.api_url, "chat_youtube_api_key": "yt-key"}
+        )
+        body = SourceCreate(platform=ChatPlatform.youtube, live_chat_id="live1")
+        source_id = str(attach(stage_context.storage, session_id, "k", body)["_id"])
+        missing = SourceCreate(platform=ChatPlatform.youtube, live_chat_id="live2", credentials_ref="NOT_SET")
+        refused_id = str(attach(stage_context.storage, session_id, "k", missing)["_id"])
+        host = ChatHost(settings, make_celery(settings))
+        host.start()
+        try:
+            wait_for(
+                lambda: (get_source(stage_context.storage, source_id) or {}).get("messages") == 3, "3 lines"
+            )
+            wait_for(
+                lambda: (get_source(stage_context.storage, source_id) or {}).get("page_token") == "p3", "p3"
+            )
+        finally:
+            host.stop()
+        youtube.say("live1", channel_id="UC9", name="v9", text="said while no worker polled")
+        host = ChatHost(settings, make_celery(settings))  # another worker, later
+        host.start()
+        try:
+            wait_for(
+                lambda: (get_source(stage_context.storage, source_id) or {}).get("messages") == 4, "the 4th"
+            )
+        finally:
+            host.stop()
+    assert {request.get("key") for request in youtube.requests} == {"yt-key"}
+    tokens = [request.get("pageToken") for request in youtube.requests]
+    assert tokens[:3] == [None, "p2", "p3"] and None not in tokens[1:]  # the second worker resumed at p3
+    refused = get_source(stage_context.storage, refused_id)
+    assert refused is not None and refused["state"] == "failed" and "NOT_SET" in refused["error"]
+    selector = ChatSelector(
+        stage_context.storage, rclient, stage_context.events, stage_context.dispatcher, settings
+    )
+    selector.run_pass(session_id)
+    texts = sorted(
+        doc["text"] for doc in chat_messages(stage_context.storage).find({"session_id": session_id})
+    )
+    assert texts == ["hello 0", "hello 1", "hello 2", "said while no worker polled"]  # each once
