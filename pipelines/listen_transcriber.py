@@ -40,6 +40,7 @@ log = get_logger(__name__)
 READ_COUNT = 50
 READ_BLOCK_MS = 250
 CLIENT_CHECK_S = 2.0
+VOICED_TAIL_S = 0.2  # speech fades out below the VAD threshold for a moment after its last voiced window
 END_BY_CLIENT_LOST = "client_lost"
 
 
@@ -98,6 +99,8 @@ class Listener:
         self.region_start = 0
         self.last_partial = (0, 0.0)  # (end sample, clock) of the last partial
         self.partial_text = ""
+        self.partial_heard = 0  # where the audio of the last partial's text ends
+        self.voiced_end = 0  # the end of the last window judged speech
         self.partial_cost_s = 0.0  # how long the last partial took
         self.saved = start
 
@@ -127,9 +130,12 @@ class Listener:
         window = self.vad.window
         while self.pending.size >= window:
             at = self.vad_sample
-            edge = self.endpointer.push(self.vad.probability(self.pending[:window]))
+            probability = self.vad.probability(self.pending[:window])
+            edge = self.endpointer.push(probability)
             self.pending = self.pending[window:]
             self.vad_sample += window
+            if probability >= self.endpointer.threshold:
+                self.voiced_end = self.vad_sample
             if edge is Edge.started:
                 self.begin_region(max(self.base.sample, at - int(self.tuning.preroll_s * SAMPLE_RATE)))
             elif edge is Edge.ended:
@@ -158,6 +164,7 @@ class Listener:
         self.region_start = start
         self.last_partial = (start, self.clock())
         self.partial_text = ""
+        self.partial_heard = start
         self.channel.emit(SpeechStarted(utterance=self.utterance, at_s=round(start / SAMPLE_RATE, 3)))
 
     def region_audio(self, end: int) -> np.ndarray:
@@ -166,12 +173,18 @@ class Listener:
 
     def maybe_partial(self) -> None:
         """A partial when ``partial_interval_s`` of new audio and of time have passed, and at least
-        twice as long as the last partial took: a busy worker spends at most half its time on
-        partials, so finals (and other listens) are not queued behind them."""
+        twice as long as the last partial took: a busy worker spends at most a third of its time on
+        partials, so finals (and other listens) are not queued behind them.
+
+        And one at once when the speech pauses and no partial has heard all of it: if the pause is
+        the end, the final is that text (final_text), ready while the end-of-speech silence runs out.
+        """
         sample, at = self.last_partial
         interval = self.tuning.partial_interval_s
         wait = max(interval, 2 * self.partial_cost_s)
-        if self.end_sample - sample < interval * SAMPLE_RATE or self.clock() - at < wait:
+        heard_all = self.voiced_end + int(VOICED_TAIL_S * SAMPLE_RATE)
+        paused = self.vad_sample >= heard_all > self.partial_heard
+        if not paused and (self.end_sample - sample < interval * SAMPLE_RATE or self.clock() - at < wait):
             return
         audio = self.region_audio(self.end_sample)
         started = self.clock()
@@ -183,7 +196,10 @@ class Listener:
         finally:
             self.partial_cost_s = self.clock() - started
             self.last_partial = (self.end_sample, self.clock())
-        if text and text != self.partial_text:
+        if not text:
+            return
+        self.partial_heard = self.region_start + audio.size
+        if text != self.partial_text:
             self.partial_text = text
             self.channel.emit(
                 PartialTranscript(
@@ -200,7 +216,7 @@ class Listener:
             return
         audio = self.region_audio(end)
         try:
-            text = self.transcribe(audio, "final")
+            text = self.final_text(audio, cut=cut)
         except StageError as exc:
             self.close_region(ListenError(utterance=utterance, code=exc.code, message=exc.message), keep_from)
             return
@@ -230,6 +246,15 @@ class Listener:
             ),
             keep_from,
         )
+
+    def final_text(self, audio: np.ndarray, *, cut: bool) -> str:
+        """The last partial's text when it heard all the speech (what follows is the silence that
+        ended it: transcribing it again would say the same, one Whisper call later), else a fresh
+        transcription."""
+        tail = int(VOICED_TAIL_S * SAMPLE_RATE)
+        if not cut and self.partial_text and self.partial_heard >= self.voiced_end + tail:
+            return self.partial_text
+        return self.transcribe(audio, "final")
 
     def transcribe(self, audio: np.ndarray, kind: str) -> str:
         started = time.perf_counter()

@@ -2,18 +2,22 @@
 a listener that loses its lease mid-utterance is replaced by one that hears the whole utterance from
 the checkpoint, and the final becomes one turn, cutting off the session's reply when asked to."""
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import redis
 
+from pipelines.backends import SpeechToText
 from pipelines.jobs import create_job
 from pipelines.listen_streams import ListenChannel, ListenMeta, new_listen_id
 from pipelines.listen_transcriber import Listener, ListenTuning
 from pipelines.listen_turns import submit_listened
 from pipelines.stages.context import StageContext
 from schemas.listen import SAMPLE_RATE
+from schemas.transcription import Transcript
 from tests.listen_audio import frames, silence, speech, to_pcm
 from tests.wer import wer
 from workers.backends import speech_to_text
@@ -102,3 +106,45 @@ def test_a_final_is_one_turn_however_often_it_is_submitted_and_cuts_off_the_repl
     assert stage_context.storage.jobs.find_one({"_id": talking["_id"]})["status"] == "interrupted"  # type: ignore[index]
     assert stage_context.storage.jobs.find_one({"_id": job_id})["status"] == "queued"  # type: ignore[index]
     assert submit_listened(stage_context, channel, meta, 1, "And now?") != job_id
+
+
+class CountingSTT:
+    """The real backend, counted: how many Whisper calls a listen made."""
+
+    def __init__(self, inner: SpeechToText) -> None:
+        self.inner, self.calls, self.name = inner, 0, inner.name
+
+    def transcribe(self, samples: np.ndarray, **options: Any) -> Transcript:
+        self.calls += 1
+        return self.inner.transcribe(samples, **options)
+
+
+def test_a_pause_is_transcribed_at_once_and_if_it_ends_the_speech_that_text_is_the_final(
+    stage_context: StageContext,
+) -> None:
+    channel, meta = open_listen(stage_context)
+    for frame in frames(to_pcm(np.concatenate([silence(0.5), speech(LINE), silence(0.4)]))):
+        channel.client.xadd(channel.keys.input, {"pcm": frame})
+    stt = CountingSTT(speech_to_text(stage_context.settings, "bundled:tiny.en"))
+    listener = Listener(
+        channel,
+        stt,
+        SileroStream(),
+        lambda utterance, text: submit_listened(stage_context, channel, meta, utterance, text),
+        language="en",
+        tuning=ListenTuning(),
+    )
+    serving = threading.Thread(target=listener.run, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 120
+    while not [f for f in output(channel) if f["type"] == "partial"]:  # the pause was heard
+        assert time.monotonic() < deadline, f"no partial for the pause: {output(channel)}"
+        time.sleep(0.05)
+    calls = stt.calls
+    for frame in frames(to_pcm(silence(1.0))):  # the pause was the end of the speech
+        channel.client.xadd(channel.keys.input, {"pcm": frame})
+    channel.client.xadd(channel.keys.input, {"end": "end"})
+    serving.join(timeout=120)
+    partial, final = ([f for f in output(channel) if f["type"] == kind][-1] for kind in ("partial", "final"))
+    assert final["text"] == partial["text"] and wer([(LINE, final["text"])]) <= 0.2, output(channel)
+    assert stt.calls == calls  # the final cost no Whisper call of its own
