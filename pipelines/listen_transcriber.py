@@ -4,8 +4,9 @@ The listener reads the listen's input stream in order, feeds voice activity dete
 window and keeps the audio since a little before the current speech began. While speech goes on it
 transcribes that audio again about every ``partial_interval_s`` (of audio and of wall time, so a
 client streaming faster than real time gets fewer partials, not a backlog) and sends the text as a
-partial. At the end of speech (or after ``max_utterance_s`` of it) it transcribes once more, submits
-the text as a turn of the session and sends the final.
+partial, and once more as soon as the speech pauses. At the end of speech (or after
+``max_utterance_s`` of it) the final is that pause's text when it heard all the speech, else a
+fresh transcription; it is submitted as a turn of the session and sent.
 
 What it no longer needs is trimmed from the input stream, and a checkpoint says where the audio it
 still needs begins: a worker that takes the listen over replays from there and hears the utterance
