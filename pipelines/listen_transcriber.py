@@ -177,15 +177,21 @@ class Listener:
         twice as long as the last partial took: a busy worker spends at most a third of its time on
         partials, so finals (and other listens) are not queued behind them.
 
-        And one at once when the speech pauses and no partial has heard all of it: if the pause is
-        the end, the final is that text (final_text), ready while the end-of-speech silence runs out.
+        And one as soon as the speech pauses and no partial has heard all of it (still no sooner than
+        twice the last one's cost): if the pause is the end, the final is that text (final_text),
+        ready while the end-of-speech silence runs out.
         """
         sample, at = self.last_partial
         interval = self.tuning.partial_interval_s
-        wait = max(interval, 2 * self.partial_cost_s)
+        since = self.clock() - at
         heard_all = self.voiced_end + int(VOICED_TAIL_S * SAMPLE_RATE)
-        paused = self.vad_sample >= heard_all > self.partial_heard
-        if not paused and (self.end_sample - sample < interval * SAMPLE_RATE or self.clock() - at < wait):
+        if self.vad_sample >= heard_all > self.partial_heard:  # a pause
+            due = since >= 2 * self.partial_cost_s
+        else:
+            due = self.end_sample - sample >= interval * SAMPLE_RATE and since >= max(
+                interval, 2 * self.partial_cost_s
+            )
+        if not due:
             return
         audio = self.region_audio(self.end_sample)
         started = self.clock()
