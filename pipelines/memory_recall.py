@@ -101,6 +101,8 @@ class MemoryRecall:
                 found = nearest(found, vector, limit=self.limit)
             elif vector is not None:  # more than one query brings back: the store ranks them all
                 found = store.search(owner, job["persona"], viewer_id, vector, limit=self.limit)
+        if vector is None and len(found) >= RANKED_HERE_UP_TO:  # the newest may not be among those
+            found = store.search(owner, job["persona"], viewer_id, None, limit=self.limit)
         found = found[: self.limit]
         message = memory_message(
             found,
