@@ -48,7 +48,8 @@ def speak(text: str, target: Path) -> bytes:
 
 
 def start_stack(stack: Stack) -> None:
-    with console.status("starting Redis, the MongoDB-protocol server, 5 Celery workers and the API"):
+    parts = f"Redis, the MongoDB-protocol server, {len(stack.pools)} Celery worker pools and the API"
+    with console.status(f"starting {parts}"):
         stack.start()
         stack.wait_for_workers()
 
