@@ -31,8 +31,8 @@ import httpx
 import redis
 import typer
 
+from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES
 from bench.floor import InProcessFloor, TurnTiming
-from bench.instant_worker import HOP_DONE_KEY, HOP_QUEUES
 from bench.live_clients import (
     Observed,
     SessionFollower,

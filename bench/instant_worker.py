@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES
 from pipelines.audio_types import PhonemeTiming, SynthesizedSpeech
 from pipelines.backends import ChatMessage
-from pipelines.queues import Queue
 from schemas.persona import Persona
 from schemas.transcription import Transcript
 from workers import backends
@@ -21,16 +21,12 @@ from workers.runtime import app, redis_client
 
 INSTANT_REPLY = "[happy] Hello there, nice to see you!"
 SPEECH_S = 0.25
-HOP_QUEUES = [Queue.stt_live_cpu, Queue.llm, Queue.tts, Queue.animation]
-HOP_DONE_KEY = "bench:hops:done"
 
 
 class InstantSTT:
     name = "instant"
 
-    def transcribe(
-        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
-    ) -> Transcript:
+    def transcribe(self, samples: np.ndarray, *, language: str | None = None, **_: object) -> Transcript:
         return Transcript(text="Hello!", language="en", duration_s=len(samples) / 16000, backend=self.name)
 
 
