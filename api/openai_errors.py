@@ -39,6 +39,7 @@ SERVER_CODES = frozenset(
         ErrorCode.stt_failed,
         ErrorCode.tts_failed,
         ErrorCode.tts_silent,
+        ErrorCode.tts_stream_cut,
         ErrorCode.worker_crashed,
         ErrorCode.internal_error,
     }

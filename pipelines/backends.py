@@ -3,9 +3,9 @@
 Backends live in ``workers`` (they import model runtimes); the pipeline only knows these protocols.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -69,6 +69,22 @@ class SpeechSynthesizer(Protocol):
 
     def synthesize(self, text: str, *, persona: Persona, emotion: str) -> SynthesizedSpeech:
         """Speak one segment in the persona's voice with the given emotion."""
+        ...
+
+
+@runtime_checkable
+class StreamingSpeechSynthesizer(SpeechSynthesizer, Protocol):
+    """A synthesizer whose audio can arrive in parts (GPT-SoVITS streaming)."""
+
+    @property
+    def streaming(self) -> bool:
+        """Whether it is set to stream: only then is ``stream`` worth calling."""
+        ...
+
+    def stream(
+        self, text: str, *, persona: Persona, emotion: str, on_chunk: Callable[[np.ndarray, int], None]
+    ) -> SynthesizedSpeech:
+        """Like ``synthesize``, calling ``on_chunk(samples, sample_rate)`` as audio arrives."""
         ...
 
 

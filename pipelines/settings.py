@@ -391,7 +391,8 @@ class Settings(BaseSettings):
         ge=0,
         le=3,
         description="api_v2 streaming_mode (0 off, 1 per sentence, 2 token chunks, 3 fixed chunks); "
-        "the segment is still stored whole, so it does not shorten time to first audio here.",
+        "on: a reply's first second of audio is stored and announced (segment.audio_started) before "
+        "its first segment is whole (pipelines/first_audio.py).",
     )
 
     # --- OpenAI-compatible audio API (/v1/audio/transcriptions, translations, speech) --------------

@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     tts_unavailable = "tts_unavailable"
     tts_timeout = "tts_timeout"
     tts_silent = "tts_silent"  # the engine answered success with silence
+    tts_stream_cut = "tts_stream_cut"  # a streamed answer ended before its end (retryable)
     animation_failed = "animation_failed"
     stage_timeout = "stage_timeout"
     worker_crashed = "worker_crashed"

@@ -9,6 +9,13 @@ Order within one turn: ``job.queued`` → (``stage.started``/``stage.finished`` 
 ``segment.audio_ready`` → ``segment.animation_ready`` (segments interleave) → ``stage.finished``
 llm → ``job.completed``. Audio is announced as soon as it is stored; its track follows.
 
+A voice engine that streams (GPT-SoVITS with ``VTUBER_GPT_SOVITS_STREAMING_MODE``) may announce a
+reply's first segment earlier: ``segment.audio_started`` comes before its ``segment.audio_ready``,
+with the first part of that segment's audio (its own ``audio_url`` and ``duration_s``), the start of
+what ``segment.audio_ready`` brings. A client may play it at once and carry on in the whole audio
+from where it is; the animation track is built from the whole audio, so its times hold for both.
+A client that ignores it loses nothing but the head start.
+
 Other kinds of job on the same session log: a verbatim line (kind ``speak``) has the same events
 without the llm stage; a manual avatar command (kind ``avatar``) is ``avatar.command`` (its
 ``command`` field is the :data:`~schemas.avatar.AvatarCommand`, to apply at once) then
@@ -31,6 +38,7 @@ class EventType(StrEnum):
     stage_finished = "stage.finished"
     transcript_ready = "transcript.ready"
     segment_queued = "segment.queued"
+    segment_audio_started = "segment.audio_started"
     segment_audio_ready = "segment.audio_ready"
     segment_animation_ready = "segment.animation_ready"
     job_completed = "job.completed"
@@ -53,8 +61,8 @@ class JobEvent(BaseModel):
     transcript: Transcript | None = None
     segment: SegmentOut | None = Field(
         default=None,
-        description="segment.queued: text and emotion; .audio_ready: plus audio; .animation_ready: "
-        "plus the animation track.",
+        description="segment.queued: text and emotion; .audio_started: plus the first part of the audio; "
+        ".audio_ready: plus audio; .animation_ready: plus the animation track.",
     )
     reply: Reply | None = None
     segments_total: int | None = None

@@ -4,6 +4,9 @@ The first audio is what the viewer waits for, so the order is: synthesize, store
 segment, announce it, send the animation task. The Ogg/Opus copy for browsers is made by the API
 on its first request (api/routes/audio.py), never here: most clients play the wav, and encoding
 plus a second upload per segment cost the voice worker more than the synthesis of a short line.
+
+A streaming engine voices a reply's first segment through pipelines/first_audio.py: its start is
+stored and announced (``segment.audio_started``) while the rest is still being synthesized.
 """
 
 import time
@@ -11,12 +14,12 @@ from typing import Any
 
 from pipelines.audio_codec import encode_audio
 from pipelines.audio_types import SynthesizedSpeech
-from pipelines.backends import SpeechSynthesizer
+from pipelines.backends import SpeechSynthesizer, StreamingSpeechSynthesizer
+from pipelines.first_audio import FirstAudio, record_first_audio
 from pipelines.interrupts import is_cancelled
 from pipelines.job_views import segment_out
 from pipelines.jobs import utcnow
 from pipelines.logging_setup import bind
-from pipelines.metrics import TIME_TO_FIRST_AUDIO_SECONDS, seconds_since
 from pipelines.personas import get_persona
 from pipelines.segment_work import SegmentWork, segment_work, turn_and_segment
 from pipelines.segments import delete_segment_speech, speech_file_name, update_known_segment
@@ -42,9 +45,14 @@ def synthesize_segment(
     if segment.get("audio_id") is None:
         started_at = utcnow()
         started = time.perf_counter()
-        speech = tts.synthesize(
-            segment["text"], persona=get_persona(job["persona"]), emotion=segment["emotion"]
-        )
+        persona, first_audio = get_persona(job["persona"]), None
+        if index == 0 and isinstance(tts, StreamingSpeechSynthesizer) and tts.streaming:
+            first_audio = FirstAudio(ctx, job, segment, backend=tts.name)
+            speech = tts.stream(
+                segment["text"], persona=persona, emotion=segment["emotion"], on_chunk=first_audio
+            )
+        else:
+            speech = tts.synthesize(segment["text"], persona=persona, emotion=segment["emotion"])
         seconds = time.perf_counter() - started
         if is_cancelled(ctx.events.client, job_id):
             return  # interrupted while we spoke: this audio is never heard
@@ -79,22 +87,17 @@ def synthesize_segment(
         )
         if updated is None:  # dropped by a newer attempt meanwhile: so is what we just stored
             delete_segment_speech(ctx.storage, job_id, attempt, index)
+            if first_audio is not None:
+                first_audio.discard()
             return
         segment = updated
-        if index == 0:
+        if index == 0 and not (first_audio and first_audio.stored):
             record_first_audio(job, tts.name)
     if not segment.get("ready"):
         ctx.events.emit(
             EventType.segment_audio_ready, job, attempt=attempt, segment=segment_out(ctx.settings, segment)
         )
     ctx.dispatcher.animate(job_id, attempt, index, work=segment_work(job, segment))
-
-
-def record_first_audio(job: dict[str, Any], backend: str) -> None:
-    """Time to first audio: from the turn's creation until its first segment's audio is stored."""
-    elapsed = seconds_since(job.get("created_at"))
-    if elapsed is not None:
-        TIME_TO_FIRST_AUDIO_SECONDS.labels(str(job.get("kind")), backend).observe(elapsed)
 
 
 def audio_metadata(

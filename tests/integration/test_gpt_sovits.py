@@ -14,13 +14,21 @@ import pytest
 import redis
 import soundfile as sf
 
+from pipelines import jobs, segments
 from pipelines.audio_types import SynthesizedSpeech
 from pipelines.errors import StageError
+from pipelines.events import job_stream
+from pipelines.first_audio import FIRST_AUDIO_MIN_S
 from pipelines.settings import Settings
+from pipelines.stages.animation import animate_segment
+from pipelines.stages.context import StageContext
+from pipelines.stages.tts import synthesize_segment
 from pipelines.tts_slots import ServerSlots
 from schemas.errors import ErrorCode
+from schemas.events import EventType, JobEvent
 from schemas.persona import GptSovitsReference, GptSovitsVoice, Persona, VoiceSettings
 from tests.fakes.gpt_sovits_fake import OOM, SAMPLE_RATE, SECONDS_PER_CHAR, FakeGptSovits
+from workers.animation_phonemes import text_phonemes
 from workers.tts.gpt_sovits import SLOT_GRACE_S, GptSovitsSynthesizer
 
 DEFAULT_REF = "/srv/refs/hana_neutral.wav"
@@ -451,6 +459,16 @@ def test_a_cut_stream_is_asked_again_whole(settings: Settings, server: FakeGptSo
     assert speech.sample_rate == SAMPLE_RATE and float(np.abs(speech.samples).max()) > 0.3
 
 
+def test_a_stream_still_cut_at_the_last_try_is_a_retryable_stream_cut(
+    settings: Settings, server: FakeGptSovits
+) -> None:
+    server.crash_next(1, after_chunks=2)
+    tts = make_tts(settings, server.url, gpt_sovits_streaming_mode=2, gpt_sovits_max_retries=0)
+    error = failure(tts, "A stream cut short. Nobody asks again here.")
+    assert (error.code, error.retryable) == (ErrorCode.tts_stream_cut, True)
+    assert "cut its audio stream" in error.message and len(server.requests) == 1
+
+
 def test_a_refusal_hidden_in_a_cut_stream_surfaces_as_its_400(
     settings: Settings, server: FakeGptSovits
 ) -> None:
@@ -533,3 +551,97 @@ def test_fake_switches_versions_with_weights_and_answers_control(server: FakeGpt
     assert httpx.get(f"{server.url}/control").status_code == 400  # command is required
     assert httpx.get(f"{server.url}/control", params={"command": "restart"}).status_code == 200
     assert server.version == "v2" and server.controls == ["restart"]
+
+
+# --- the tts stage: a streamed first segment is announced before its whole ---------------------
+
+STAGE_REFS = {f"/srv/gpt-sovits/refs/hana/{name}.wav": 5.0 for name in ("neutral", "happy")}
+FIRST_LINE = "Welcome back, everyone, today we try the puzzle game you picked. It looks hard!"
+
+
+def put_turn(ctx: StageContext, texts: list[str]) -> str:
+    job = jobs.create_job(
+        ctx.storage, session_id="s", kind="text", persona="hana", persona_version="1", input_text="x"
+    )
+    jobs.begin_llm_attempt(ctx.storage, job["_id"])
+    for index, text in enumerate(texts):
+        segments.put_segment(
+            ctx.storage, job_id=job["_id"], attempt=1, index=index, text=text, emotion="neutral", motions=[]
+        )
+    return str(job["_id"])
+
+
+def job_events(ctx: StageContext, job_id: str) -> list[JobEvent]:
+    entries: Any = ctx.events.client.xrange(job_stream(job_id))
+    return [JobEvent.model_validate_json(fields[b"data"]) for _, fields in entries]
+
+
+def stored_wav(ctx: StageContext, audio_id: str) -> tuple[np.ndarray, int]:
+    samples, rate = sf.read(io.BytesIO(ctx.storage.read_audio(audio_id)), dtype="float32")
+    return samples, int(rate)
+
+
+def test_a_streamed_first_segment_announces_its_start_then_the_whole(stage_context: StageContext) -> None:
+    ctx = stage_context
+    job_id = put_turn(ctx, [FIRST_LINE])
+    with FakeGptSovits(ref_clips=STAGE_REFS) as fake:
+        tts = GptSovitsSynthesizer(
+            ctx.settings.model_copy(update={"gpt_sovits_url": fake.url, "gpt_sovits_streaming_mode": 2})
+        )
+        synthesize_segment(ctx, tts, job_id, 1, 0)
+        assert fake.streamed_chunks[0] > 2  # the start came from a stream that went on
+
+    events = job_events(ctx, job_id)
+    assert [e.type for e in events] == [EventType.segment_audio_started, EventType.segment_audio_ready]
+    start, whole = (e.segment for e in events)
+    assert start is not None and whole is not None and start.audio_id != whole.audio_id
+    assert start.audio_url is not None and start.audio_url.endswith(f"/v1/audio/{start.audio_id}")
+    assert start.audio_id is not None and whole.audio_id is not None
+    head, head_rate = stored_wav(ctx, start.audio_id)
+    audio, rate = stored_wav(ctx, whole.audio_id)
+    assert head_rate == rate == SAMPLE_RATE
+    assert FIRST_AUDIO_MIN_S <= len(head) / rate == pytest.approx(start.duration_s, abs=1e-3)
+    assert len(head) < len(audio) - rate  # a start, well before the end of the segment
+    np.testing.assert_array_equal(head, audio[: len(head)])  # the whole's first samples: one timeline
+    stored = segments.get_segment(ctx.storage, job_id, 1, 0)
+    assert stored is not None and stored["audio_id"] == whole.audio_id  # the segment keeps one wav
+    start_file = ctx.storage.audio_info(start.audio_id)
+    assert start_file is not None and start_file.metadata["job_id"] == job_id  # erased with the job
+    dispatcher: Any = ctx.dispatcher
+    assert dispatcher.calls("animate") == [(job_id, 1, 0)]
+    animate_segment(ctx, text_phonemes, job_id, 1, 0)
+    ready = segments.get_segment(ctx.storage, job_id, 1, 0)
+    assert ready is not None and ready["animation"]["duration_s"] == pytest.approx(whole.duration_s, abs=0.02)
+
+
+def test_only_a_streaming_first_segment_gets_a_start(stage_context: StageContext) -> None:
+    ctx = stage_context
+    job_id = put_turn(ctx, [FIRST_LINE, FIRST_LINE])
+    with FakeGptSovits(ref_clips=STAGE_REFS) as fake:
+        url = {"gpt_sovits_url": fake.url}
+        streaming = GptSovitsSynthesizer(
+            ctx.settings.model_copy(update=url | {"gpt_sovits_streaming_mode": 2})
+        )
+        synthesize_segment(ctx, streaming, job_id, 1, 1)  # a later segment: voiced while the first plays
+        assert fake.requests[0]["streaming_mode"] == 2
+        synthesize_segment(ctx, GptSovitsSynthesizer(ctx.settings.model_copy(update=url)), job_id, 1, 0)
+    assert [e.type for e in job_events(ctx, job_id)] == [EventType.segment_audio_ready] * 2
+    assert ctx.storage.db["audio.files"].count_documents({"metadata.job_id": job_id}) == 2
+
+
+def test_a_stream_cut_after_the_start_still_stores_the_whole_once(stage_context: StageContext) -> None:
+    ctx = stage_context
+    job_id = put_turn(ctx, [FIRST_LINE])
+    with FakeGptSovits(ref_clips=STAGE_REFS) as fake:
+        fake.crash_next(1, after_chunks=3)
+        settings = ctx.settings.model_copy(
+            update={"gpt_sovits_url": fake.url, "gpt_sovits_streaming_mode": 2}
+        )
+        synthesize_segment(ctx, GptSovitsSynthesizer(settings, backoff_base_s=0.01), job_id, 1, 0)
+        assert [r["streaming_mode"] for r in fake.requests] == [2, 0]  # asked again whole
+    events = job_events(ctx, job_id)
+    assert [e.type for e in events] == [EventType.segment_audio_started, EventType.segment_audio_ready]
+    whole = events[1].segment
+    assert whole is not None and whole.audio_id is not None
+    audio, rate = stored_wav(ctx, whole.audio_id)
+    assert float(np.abs(audio).max()) > 0.3 and whole.duration_s == pytest.approx(len(audio) / rate, abs=1e-3)

@@ -22,6 +22,9 @@ How the real server behaves, and what this client does about it:
 - With ``gpt_sovits_streaming_mode`` the answer is a WAV header with data size 0 and raw PCM
   chunks; errors after the 200 cut the stream, and the pipeline's own refusals only show up that
   way, so a cut stream is asked again once without streaming, where the cause answers as a 400.
+  A stream still cut at the last try is ``tts_stream_cut``, retryable. ``stream`` hands the chunks
+  over as they arrive: the tts stage stores and announces a reply's first audio from them
+  (pipelines/first_audio.py).
 """
 
 import io
@@ -129,18 +132,29 @@ class GptSovitsSynthesizer:
             extra={"engine": self.name, "ref_audio_path": request["ref_audio_path"], "emotion": emotion},
         )
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the server is asked to stream (``gpt_sovits_streaming_mode``): then the tts
+        stage calls ``stream`` for a reply's first segment."""
+        return self._settings.gpt_sovits_streaming_mode > 0
+
     def stream(
         self, text: str, *, persona: Persona, emotion: str, on_chunk: Callable[[np.ndarray, int], None]
     ) -> SynthesizedSpeech:
         """Like ``synthesize`` with streaming on, calling ``on_chunk(samples, rate)`` as audio
-        arrives (what a caller that plays early needs; the bench measures time to first audio)."""
+        arrives. After a cut stream the audio is asked again whole (no more chunks), so the chunks
+        handed over are the start of the result only when the server voices alike twice."""
         voice = persona.voice.gpt_sovits
         if voice is None:
             raise StageError(ErrorCode.tts_bad_request, "persona has no GPT-SoVITS voice")
         mode = self._settings.gpt_sovits_streaming_mode or 2
         request = tts_request(text, voice, emotion, streaming_mode=mode)
         answer = self._ask(request, on_chunk=on_chunk)
-        return SynthesizedSpeech(samples=answer.samples, sample_rate=answer.sample_rate)
+        return SynthesizedSpeech(
+            samples=answer.samples,
+            sample_rate=answer.sample_rate,
+            extra={"engine": self.name, "ref_audio_path": request["ref_audio_path"], "emotion": emotion},
+        )
 
     # --- one segment: attempts, waits and the slot ---------------------------------------------
 
@@ -219,7 +233,7 @@ class GptSovitsSynthesizer:
             slot.keep_s = None
             cut = isinstance(exc, _CutStream) or bool(request.get("streaming_mode"))
             message = f"GPT-SoVITS cut its audio stream: {exc}" if cut else self._unreachable(exc)
-            code = ErrorCode.tts_failed if cut else ErrorCode.tts_unavailable
+            code = ErrorCode.tts_stream_cut if cut else ErrorCode.tts_unavailable
             raise _AskAgain(StageError(code, message, retryable=True), whole=cut) from exc
 
     def read_timeout_s(self, text: str) -> float:
