@@ -190,7 +190,11 @@ def run_line(chat: ChatModel, settings: Settings, line: ViewerLine, persona: Per
     started = time.perf_counter()
     if guard:
         stream = guard_first_sentence(
-            open_stream, ReplyStreamer.for_persona(persona), line.text, on_retry=retried.append
+            open_stream,
+            ReplyStreamer.for_persona(persona),
+            line.text,
+            on_retry=retried.append,
+            persona=persona,
         )
     else:
         stream = open_stream(0)
@@ -206,7 +210,7 @@ def run_line(chat: ChatModel, settings: Settings, line: ViewerLine, persona: Per
             raw.append(delta)
             ready = streamer.push(delta)
             if guard:
-                ready, cut_short = until_off_character(line.text, ready, index=len(spoken))
+                ready, cut_short = until_off_character(line.text, ready, index=len(spoken), persona=persona)
             room = limit - len(spoken)
             if limit and len(ready) >= room:  # the stage stops here: live chat stays short
                 ready, cut_short = ready[:room], True
@@ -222,7 +226,7 @@ def run_line(chat: ChatModel, settings: Settings, line: ViewerLine, persona: Per
     if not cut_short:
         last = streamer.finish()
         if guard:
-            last, _ = until_off_character(line.text, last, index=len(spoken))
+            last, _ = until_off_character(line.text, last, index=len(spoken), persona=persona)
         spoken.extend(last)
     total = time.perf_counter() - started
     return Reply(

@@ -1,4 +1,5 @@
-"""Catch a reply that breaks character before the viewer hears it: a parrot or a help desk.
+"""Catch a reply that breaks character before the viewer hears it: a parrot, a help desk, or a
+persona that gave in to a viewer's takeover attempt.
 
 Small local models often answer chat by repeating the viewer's line ("gg, that boss fight was
 insane" -> "That boss fight was insane!") or by falling back on assistant phrases ("How can I
@@ -6,14 +7,22 @@ assist you today?"). Both are detected on text alone, cheaply enough to check th
 of every live reply; the LLM stage then asks the model once more for a first sentence that breaks character
 (:func:`guard_first_sentence`) and ends the reply before a later one (:func:`until_off_character`).
 bench/bench_persona.py scores whole replies with the same two detectors.
+
+Given the persona, the checks also cover a viewer's line that tries to take the persona over
+(pipelines/injection_guard.py): a first sentence that obeys it is never voiced; the persona's own
+scripted refusal is said instead (no second model call; the first call already carried the refusal
+hint of pipelines/prompting.py), and a later sentence that obeys it ends the reply.
 """
 
 import re
 from collections.abc import Callable, Iterator
 from difflib import SequenceMatcher
 
+from pipelines.injection_guard import Attempt, gives_in
+from pipelines.prompting import in_character_refusal, system_prompt
 from pipelines.reply_stream import ReplyStreamer
 from schemas.emotion import TaggedSegment
+from schemas.persona import Persona
 
 # Han and kana carry a word's meaning in one or two characters and are written without spaces:
 # each is a token of half a word. Everything else (Latin, Hangul, digits) is split into words.
@@ -95,8 +104,15 @@ def assistant_phrase(text: str) -> str | None:
     return found.group(0) if found else None
 
 
-def off_character(viewer: str, sentence: str) -> str | None:
-    """Why a spoken sentence breaks character ("echo", "assistant"), or None when it does not."""
+def off_character(viewer: str, sentence: str, persona: Persona | None = None) -> str | None:
+    """Why a spoken sentence breaks character ("injection", "echo", "assistant"), or None.
+
+    "injection" needs the ``persona`` (its name and prompt) and a viewer line that attempts a
+    takeover; ordinary chat is judged on echo and help-desk phrases alone."""
+    if persona is not None:
+        attempt = Attempt.of(viewer, persona.name)
+        if attempt is not None and gives_in(attempt, sentence, system_prompt(persona)):
+            return "injection"
     if echoes(viewer, sentence):
         return "echo"
     if assistant_phrase(sentence):
@@ -109,6 +125,8 @@ def guard_first_sentence(
     streamer: ReplyStreamer,
     viewer: str,
     on_retry: Callable[[str], None] | None = None,
+    *,
+    persona: Persona | None = None,
 ) -> Iterator[str]:
     """The model's deltas, asking once more (``open_stream(1)``) when the first sentence is off.
 
@@ -118,21 +136,30 @@ def guard_first_sentence(
     anyway (the stage's segmenter closes it at the same point), so unguarded-looking replies lose
     no time; a retried one costs the second attempt's first sentence. The second attempt is used
     whatever it says. ``on_retry`` hears the reason.
+
+    With the ``persona``, a viewer line that attempts a takeover (pipelines/injection_guard.py)
+    is judged on its first two sentences (the segmenter may close the first at a comma, before
+    "You are Hana, | a cheerful virtual YouTuber ..." shows itself as a leak); when one is off,
+    the persona's scripted refusal (:func:`pipelines.prompting.in_character_refusal`) is said
+    instead, without asking the model again (its first call already carried the refusal hint). A
+    language without a scripted refusal is asked again like an echo.
     """
+    attempt = Attempt.of(viewer, persona.name) if persona is not None else None
+    judged = 2 if attempt is not None else 1
     first = open_stream(0)
     held: list[str] = []
-    verdict: str | None = None
-    decided = False
+    sentences: list[TaggedSegment] = []
     try:
         for delta in first:
             held.append(delta)
-            ready = streamer.push(delta)
-            if ready:
-                verdict, decided = off_character(viewer, ready[0].text), True
+            sentences += streamer.push(delta)
+            if len(sentences) >= judged:
                 break
-        if not decided:
-            finished = streamer.finish()
-            verdict = off_character(viewer, finished[0].text) if finished else None
+        else:
+            sentences += streamer.finish()
+        verdict = next(
+            (v for v in (off_character(viewer, s.text, persona) for s in sentences[:judged]) if v), None
+        )
         if verdict is None:
             yield from held
             yield from first
@@ -143,20 +170,25 @@ def guard_first_sentence(
             close()
     if on_retry is not None:
         on_retry(verdict)
+    refusal = in_character_refusal(persona) if persona is not None and attempt is not None else None
+    if refusal is not None:
+        yield refusal
+        return
     yield from open_stream(1)
 
 
 def until_off_character(
-    viewer: str, segments: list[TaggedSegment], *, index: int
+    viewer: str, segments: list[TaggedSegment], *, index: int, persona: Persona | None = None
 ) -> tuple[list[TaggedSegment], bool]:
     """The segments before the first later sentence that breaks character, and whether one did.
 
     ``index`` is the reply position of ``segments[0]``. The first sentence (index 0) is the
     business of :func:`guard_first_sentence`; a later one cannot be asked for again (the viewer may
     be hearing the sentences before it), so the reply ends before it: a help-desk "Let me know if
-    you have any other questions!" after a good first sentence is simply not said.
+    you have any other questions!" after a good first sentence is simply not said; nor is a
+    sentence that gives in to a takeover attempt (with the ``persona``).
     """
     for position, segment in enumerate(segments):
-        if index + position > 0 and off_character(viewer, segment.text):
+        if index + position > 0 and off_character(viewer, segment.text, persona):
             return segments[:position], True
     return segments, False

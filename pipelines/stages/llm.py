@@ -154,6 +154,7 @@ def generate_reply(
             ReplyStreamer.for_persona(persona),
             user_text,
             on_retry=lambda reason: log.info("llm reply retried", extra={"job_id": job_id, "reason": reason}),
+            persona=persona,
         )
     else:
         stream = open_stream(0)
@@ -165,7 +166,9 @@ def generate_reply(
                 return  # the viewer interrupted: not one more token
             ready = streamer.push(delta)
             if ctx.settings.llm_reply_guard:
-                ready, cut_short = until_off_character(user_text, ready, index=emitted + len(pending))
+                ready, cut_short = until_off_character(
+                    user_text, ready, index=emitted + len(pending), persona=persona
+                )
             room = limit - emitted - len(pending)
             if limit and len(ready) >= room:  # live chat stays short: stop at a sentence end
                 ready, cut_short = ready[:room], True
@@ -188,7 +191,7 @@ def generate_reply(
     if not cut_short:
         last = streamer.finish()
         if ctx.settings.llm_reply_guard:
-            last, _ = until_off_character(user_text, last, index=emitted + len(pending))
+            last, _ = until_off_character(user_text, last, index=emitted + len(pending), persona=persona)
         pending.extend(last)
     emit(pending, closing=True)
     if not pending and emitted:  # the last sentence already went out while streaming
