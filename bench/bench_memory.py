@@ -491,7 +491,10 @@ def main() -> None:
         "them ranked here by similarity to the line, embedded by the same all-MiniLM-L6-v2 through "
         "onnxruntime (workers/embedding.py) and waited for at most `VTUBER_MEMORY_EMBED_TIMEOUT_MS`, "
         "after which the store's order serves. First audio is llama.cpp and Piper on the same shared "
-        "cores: on a loaded machine its spread dwarfs the recall's milliseconds. "
+        "cores: on a loaded machine its spread dwarfs the recall's milliseconds. What moves it is the "
+        "memory message itself (up to `VTUBER_MEMORY_TOKEN_BUDGET` tokens after the cached persona "
+        "prefix, read before the first token), not how it was ranked: the modes alternate here, so every "
+        "turn reads it anew, where a viewer's consecutive turns share it in llama.cpp's cached prefix. "
         "qdrant-client's local mode (../shared/MODELS.md) took 316 ms per filtered query at only 20k points, "
         "and the Qdrant server cannot run here; LanceDB runs embedded and, unchanged, on an object store "
         "(`s3://`) for several hosts.",
