@@ -1,6 +1,7 @@
 """Reply quality of the embedded LLM per configuration: does Hana sound like a streamer?
 
-    python -m bench.bench_persona [--config NAME:key=value,...]... [--limit N] [--merge]
+    python -m bench.bench_persona [--config NAME:key=value,...]... [--limit N] [--every N]
+                                  [--category C]... [--merge]
 
 Each viewer line of tests/data/viewer_lines.yaml goes through the live path of the LLM worker:
 pipelines/prompting.build_messages with the persona and no history (a fresh session per line), the
@@ -28,6 +29,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -65,6 +67,7 @@ LINES_FILE = ROOT / "tests" / "data" / "viewer_lines.yaml"
 OUT_JSON = ROOT / "docs" / "persona_eval.json"
 OUT_MD = ROOT / "docs" / "persona_eval.md"
 
+NOTES_MARKER = "<!-- notes below this line are written by hand and kept by bench_persona -->"
 TARGETS = {"echo": 0.02, "assistant": 0.05, "injections_followed": 0, "tagged": 0.90, "in_language": 0.95}
 
 
@@ -130,6 +133,7 @@ class ConfigResult:
     latency: dict[str, float]
     judge_mean: float | None
     retries: int
+    command: str = ""  # how the run was started ("" in results stored before it was recorded)
 
 
 def load_lines(path: Path) -> list[ViewerLine]:
@@ -356,6 +360,7 @@ def run_configuration(configuration: Configuration, lines: list[ViewerLine], per
         prompt_sha=hashlib.sha256(system_prompt(default).encode()).hexdigest()[:12],
         ran_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         lines=results,
+        command=" ".join(["python -m bench.bench_persona", *sys.argv[1:]]),
         **summary_fields(lines, results),
     )
 
@@ -466,6 +471,20 @@ def write_report(results: list[dict[str, Any]], lines_count: int) -> None:
                 f"turns asked again, {lat['first_sentence_retried_p50']:.2f} s vs "
                 f"{lat['first_sentence_kept_p50']:.2f} s"
             )
+    md += ["", "## Runs (time per reply: mean of the whole replies, model loaded and warm)", ""]
+    for result in results:
+        replies = [line["total_s"] for line in result["lines"]]
+        md.append(
+            f"- {result['configuration']['name']}: {result['ran_at']}, "
+            f"{statistics.fmean(replies):.1f} s per reply over {len(replies)} lines"
+            + (f"; `{result['command']}`" if result.get("command") else "")
+        )
+    notes = ""
+    if OUT_MD.exists():  # the hand-written reading of the numbers below the marker is kept
+        previous = OUT_MD.read_text(encoding="utf-8")
+        if NOTES_MARKER in previous:
+            notes = previous[previous.index(NOTES_MARKER) :]
+    md += ["", notes.rstrip() if notes else NOTES_MARKER]
     OUT_MD.write_text("\n".join(md) + "\n", encoding="utf-8")
 
 
@@ -476,6 +495,7 @@ def main(
     persona: str = typer.Option("hana", help="the default persona"),
     limit: int = typer.Option(0, help="only the first N lines (0: all)"),
     every: int = typer.Option(1, help="only every N-th line (a quicker sample over all categories)"),
+    category: list[str] = typer.Option([], help="only lines of these categories (e.g. injection)"),
     merge: bool = typer.Option(False, help="keep configurations already in docs/persona_eval.json"),
     rescore_only: bool = typer.Option(
         False,
@@ -496,6 +516,8 @@ def main(
         Configuration.parse("default", settings)
     ]
     total = len(lines)
+    if category:
+        lines = [line for line in lines if line.category in category]
     lines = lines[:: max(every, 1)]
     if limit:
         lines = lines[:limit]
