@@ -30,7 +30,8 @@ KIND_STAGES: dict[WorkerKind, str] = {
 }
 FORBIDDEN: dict[WorkerKind, set[str]] = {
     WorkerKind.stt: {"llama-cpp-python", "piper-tts"},
-    WorkerKind.llm: {"torch", "ctranslate2", "onnxruntime", "piper-tts", "openai-whisper"},
+    # onnxruntime is the LLM image's: it embeds the viewer's line for memory recall (workers/embedding.py).
+    WorkerKind.llm: {"torch", "ctranslate2", "piper-tts", "openai-whisper"},
     WorkerKind.tts: {"torch", "llama-cpp-python", "ctranslate2"},
     WorkerKind.animation: {"torch", "llama-cpp-python", "ctranslate2"},
     WorkerKind.notify: {"torch", "llama-cpp-python", "onnxruntime", "ctranslate2", "av"},
