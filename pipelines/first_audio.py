@@ -23,6 +23,8 @@ import logging
 from typing import Any
 
 import numpy as np
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from pipelines.audio_codec import encode_audio
 from pipelines.job_views import segment_out
@@ -81,7 +83,12 @@ class FirstAudio:
         self._samples += len(samples)
         if self._samples >= self._min_s * sample_rate:
             self.done = True
-            self._announce(np.concatenate(self._chunks), sample_rate)
+            try:
+                self._announce(np.concatenate(self._chunks), sample_rate)
+            except (PyMongoError, RedisError):
+                # The start is a head start only: the stream (and its server slot) goes on, and
+                # storing the whole segment meets the same trouble, where it counts.
+                log.exception("the first audio of %s was not announced", self._job["_id"])
             self._chunks = []
 
     def _announce(self, samples: np.ndarray, sample_rate: int) -> None:

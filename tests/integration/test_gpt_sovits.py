@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import redis
 import soundfile as sf
+from pymongo.errors import AutoReconnect
 
 from pipelines import jobs, segments
 from pipelines.audio_types import SynthesizedSpeech
@@ -645,3 +646,29 @@ def test_a_stream_cut_after_the_start_still_stores_the_whole_once(stage_context:
     assert whole is not None and whole.audio_id is not None
     audio, rate = stored_wav(ctx, whole.audio_id)
     assert float(np.abs(audio).max()) > 0.3 and whole.duration_s == pytest.approx(len(audio) / rate, abs=1e-3)
+
+
+def test_a_start_that_cannot_be_stored_leaves_the_segment_to_its_whole(
+    stage_context: StageContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database failing for a moment mid-stream (the outside world): the start is skipped."""
+    ctx = stage_context
+    job_id = put_turn(ctx, [FIRST_LINE])
+    store = ctx.storage.replace_audio
+    failed: list[str] = []
+
+    def fails_for_the_start(data: bytes, *, filename: str, **fields: Any) -> str:
+        if filename.endswith(".start.wav"):
+            failed.append(filename)
+            raise AutoReconnect("primary stepped down")
+        return store(data, filename=filename, **fields)
+
+    monkeypatch.setattr(ctx.storage, "replace_audio", fails_for_the_start)
+    with FakeGptSovits(ref_clips=STAGE_REFS) as fake:
+        settings = ctx.settings.model_copy(
+            update={"gpt_sovits_url": fake.url, "gpt_sovits_streaming_mode": 2}
+        )
+        synthesize_segment(ctx, GptSovitsSynthesizer(settings), job_id, 1, 0)
+        assert len(fake.requests) == 1  # the stream went on to its end
+    assert len(failed) == 1
+    assert [e.type for e in job_events(ctx, job_id)] == [EventType.segment_audio_ready]
