@@ -14,7 +14,8 @@ reply's first segment earlier: ``segment.audio_started`` comes before its ``segm
 with the first part of that segment's audio (its own ``audio_url`` and ``duration_s``), the start of
 what ``segment.audio_ready`` brings. A client may play it at once and carry on in the whole audio
 from where it is; the animation track is built from the whole audio, so its times hold for both.
-A client that ignores it loses nothing but the head start.
+A client that ignores it loses nothing but the head start. A segment whose synthesis is tried again
+may announce its start again (the same URL, the newer audio).
 
 Other kinds of job on the same session log: a verbatim line (kind ``speak``) has the same events
 without the llm stage; a manual avatar command (kind ``avatar``) is ``avatar.command`` (its
