@@ -42,3 +42,20 @@ def spoken_pcm(*texts: str, gap_s: float = 1.0) -> bytes:
 def frames(pcm: bytes, frame_ms: int = 20) -> list[bytes]:
     step = SAMPLE_RATE * 2 * frame_ms // 1000
     return [pcm[i : i + step] for i in range(0, len(pcm), step)]
+
+
+def opus_packets(samples: np.ndarray, *, rate: int = 48_000) -> list[bytes]:
+    """``samples`` (16 kHz) as the raw Opus packets a WebCodecs ``AudioEncoder`` sends, 20 ms each."""
+    import av
+
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format, encoder.bit_rate = rate, "mono", "s16", 24_000
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    frame = av.AudioFrame.from_ndarray(
+        np.frombuffer(to_pcm(samples), "<i2").reshape(1, -1), format="s16", layout="mono"
+    )
+    frame.sample_rate = SAMPLE_RATE
+    packets = []
+    for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+        packets += [bytes(packet) for packet in encoder.encode(resampled)]
+    return packets + [bytes(packet) for packet in encoder.encode(None)]

@@ -1,7 +1,9 @@
 """Realtime transcription: ``WS /v1/sessions/{id}/listen``.
 
 The client streams binary frames of 16 kHz mono s16le PCM (at most ``listen_max_frame_bytes`` each,
-an even number of bytes) and may end with the text frame ``{"type": "end"}``. The server answers
+an even number of bytes), or with ``?encoding=opus`` one raw Opus packet per frame (WebCodecs'
+``AudioEncoder``, any Opus rate, mono; decoded here: pipelines/opus_frames.py), and may end with the
+text frame ``{"type": "end"}``. The server answers
 with JSON text frames (schemas/listen.py): ``ready``, then per utterance ``speech_started``,
 ``partial`` about every 500 ms and ``final`` (its text was submitted as a turn: ``job_id``), and
 ``ended`` once the worker is done, after which it closes with 1000. ``?interrupt=true`` makes each
@@ -9,7 +11,8 @@ final cut off the session's unfinished reply first (barge-in).
 
 Refusals are close codes with a reason: 4401 no or invalid key, 4404 unknown (or another key's)
 session, 4422 a language the speech models cannot hear, 4429 rate limited; 1003 a text frame that is
-not ``{"type": "end"}``, 1007 a binary frame with an odd byte count, 1009 a frame too large (after
+not ``{"type": "end"}``, 1007 a binary frame with an odd byte count (or not an Opus packet), 4400 an
+unknown ``encoding``, 1009 a frame too large (after
 these three, speech in progress is dropped). A client that disconnects mid-utterance still has what was heard
 transcribed and submitted as a turn. 1011: the server could not go on.
 
@@ -39,6 +42,7 @@ from pipelines.listen_streams import (
     dispatch_listen,
     new_listen_id,
 )
+from pipelines.opus_frames import NotOpus, OpusToPcm
 from pipelines.personas import get_persona
 from schemas.errors import ErrorCode
 from schemas.listen import ListenControl, ListenReady
@@ -51,6 +55,8 @@ CLOSE_UNSUPPORTED = 1003  # a text frame that is not a control message
 CLOSE_INVALID = 1007  # PCM with half a sample
 CLOSE_TOO_BIG = 1009
 CLOSE_ON_FAILURE = 1011
+CLOSE_BAD_QUERY = 4400
+ENCODINGS = ("pcm_s16le", "opus")
 WATCH_S = 1.0
 MAX_DISPATCHES = 5  # a listen whose workers keep dying is given up
 AFTER_CLIENT_S = 120.0  # how long a gone client's last utterance is still watched over
@@ -89,6 +95,10 @@ async def listen(websocket: WebSocket, session_id: str) -> None:
     """Stream speech in, get partial and final transcripts back (see the module docstring)."""
     state: ApiState = websocket.app.state.api
     await websocket.accept()  # close codes can only be sent on an accepted socket
+    encoding = websocket.query_params.get("encoding", "pcm_s16le")
+    if encoding not in ENCODINGS:
+        await close_quietly(websocket, CLOSE_BAD_QUERY, f"encoding must be one of {', '.join(ENCODINGS)}")
+        return
     try:
         meta = await admit(websocket, state, session_id)
     except ApiError as refusal:
@@ -111,7 +121,7 @@ async def listen(websocket: WebSocket, session_id: str) -> None:
         log.exception("listen: could not start")
         await close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not start the listen")
         return
-    await serve(websocket, state, channel)
+    await serve(websocket, state, channel, OpusToPcm() if encoding == "opus" else None)
 
 
 async def dispatch(state: ApiState, channel: ListenClientChannel) -> None:
@@ -120,7 +130,9 @@ async def dispatch(state: ApiState, channel: ListenClientChannel) -> None:
     await run_in_threadpool(dispatch_listen, state.celery, state.router, limits, channel.keys.listen_id)
 
 
-async def serve(websocket: WebSocket, state: ApiState, channel: ListenClientChannel) -> None:
+async def serve(
+    websocket: WebSocket, state: ApiState, channel: ListenClientChannel, opus: OpusToPcm | None
+) -> None:
     """Frames in, transcripts out, the worker watched, until the worker has ended the listen."""
     ended = anyio.Event()
 
@@ -149,7 +161,7 @@ async def serve(websocket: WebSocket, state: ApiState, channel: ListenClientChan
         tasks.start_soon(relay)
         tasks.start_soon(watch)
         try:
-            await receive_frames(websocket, channel, state.settings.listen_max_frame_bytes)
+            await receive_frames(websocket, channel, state.settings.listen_max_frame_bytes, opus)
         except Refused as refusal:
             await close_quietly(websocket, refusal.code, refusal.reason)
             await end_quietly(channel, END_BY_REFUSAL)
@@ -209,8 +221,11 @@ async def end_quietly(channel: ListenClientChannel, reason: str) -> None:
         log.warning("listen: could not mark the end: %r", exc)
 
 
-async def receive_frames(websocket: WebSocket, channel: ListenClientChannel, max_bytes: int) -> None:
-    """Append the client's PCM until it ends the audio and then leaves, or leaves mid-stream."""
+async def receive_frames(
+    websocket: WebSocket, channel: ListenClientChannel, max_bytes: int, opus: OpusToPcm | None = None
+) -> None:
+    """Append the client's PCM (decoded first when it sends Opus) until it ends the audio and then
+    leaves, or leaves mid-stream."""
     finished = False
     while True:
         message = await websocket.receive()
@@ -224,7 +239,12 @@ async def receive_frames(websocket: WebSocket, channel: ListenClientChannel, max
         if data is not None:
             if len(data) > max_bytes:
                 raise Refused(CLOSE_TOO_BIG, f"a frame may hold at most {max_bytes} bytes")
-            if len(data) % 2:
+            if opus is not None:
+                try:
+                    data = opus.decode(data)
+                except NotOpus as exc:
+                    raise Refused(CLOSE_INVALID, "with encoding=opus each frame is one Opus packet") from exc
+            elif len(data) % 2:
                 raise Refused(CLOSE_INVALID, "16-bit PCM frames have an even number of bytes")
             if data:
                 await channel.append(data)

@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from schemas.api_keys import Scope
 from tests.conftest import TEST_ENV
-from tests.listen_audio import frames, noise, silence, speech, spoken_pcm, to_pcm
+from tests.listen_audio import frames, noise, opus_packets, silence, speech, spoken_pcm, to_pcm
 from tests.wer import wer, words
 from tools.stack import Stack
 
@@ -135,6 +135,19 @@ def test_speech_streamed_faster_than_real_time_is_heard_the_same(
     assert len(said) == 1 and wer([(LINES[0], said[0]["text"])]) <= WER_LIMIT, said
 
 
+def test_speech_sent_as_opus_packets_is_heard_the_same(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
+    said = np.concatenate([silence(0.75), speech(LINES[1]), silence(1.5)])
+    with listening(stack, api, session_id, encoding="opus") as ws:
+        for packet in opus_packets(said):  # 20 ms each, sent 4x faster than real time
+            ws.send(packet)
+            time.sleep(0.005)
+        ws.send(json.dumps({"type": "end"}))
+        heard = finals(read_until(ws, is_type("ended"), timeout=180))
+    assert len(heard) == 1 and wer([(LINES[1], heard[0]["text"])]) <= WER_LIMIT, heard
+
+
 def test_silence_and_noise_make_no_utterance(api: httpx.Client, session_id: str, stack: Stack) -> None:
     with listening(stack, api, session_id) as ws:
         stream(ws, to_pcm(np.concatenate([silence(3), noise(4), silence(1)])), speed=4.0)
@@ -181,6 +194,18 @@ def test_bad_frames_are_refused_with_a_close_code_and_reason(
         ws.send(frame)
         closed, reason = closed_with(ws)
     assert (closed, bool(reason)) == (code, True)
+
+
+def test_a_frame_that_is_no_opus_packet_and_an_unknown_encoding_are_refused(
+    api: httpx.Client, session_id: str, stack: Stack
+) -> None:
+    with listening(stack, api, session_id, encoding="opus") as ws:
+        ws.send(opus_packets(silence(0.1))[0])
+        ws.send(b"\xff\x00 not an opus packet " * 8)  # a frame count of 0: no decoder takes it
+        closed, reason = closed_with(ws)
+    assert (closed, "Opus" in reason) == (1007, True)
+    with connect(listen_url(stack, session_id, key_of(api), encoding="flac"), open_timeout=30) as ws:
+        assert closed_with(ws)[0] == 4400
 
 
 def test_refusals_before_listening_are_close_codes(api: httpx.Client, session_id: str, stack: Stack) -> None:
