@@ -141,7 +141,8 @@ def guard_first_sentence(
     is judged on its first two sentences (the segmenter may close the first at a comma, before
     "You are Hana, | a cheerful virtual YouTuber ..." shows itself as a leak); when one is off,
     the persona's scripted refusal (:func:`pipelines.prompting.in_character_refusal`) is said
-    instead, without asking the model again (its first call already carried the refusal hint). A
+    instead, without asking the model again (its first call already carried the refusal hint); so
+    is a reply to an attempt with nothing to say (the model obeyed inside a tag: "[PWNED]"). A
     language without a scripted refusal is asked again like an echo.
     """
     attempt = Attempt.of(viewer, persona.name) if persona is not None else None
@@ -160,6 +161,8 @@ def guard_first_sentence(
         verdict = next(
             (v for v in (off_character(viewer, s.text, persona) for s in sentences[:judged]) if v), None
         )
+        if attempt is not None and not sentences:  # nothing sayable: "[PWNED]" is all tag
+            verdict = "injection"
         if verdict is None:
             yield from held
             yield from first
