@@ -93,9 +93,9 @@ OBEYING_PHRASES = (
     r"\bi (?:have|got) no (?:rules|restrictions|limits)\b",
 )
 _OBEYING = re.compile("|".join(f"(?:{p})" for p in OBEYING_PHRASES), re.IGNORECASE)
-# "I am X", "I'm now X", "call me X", "X here": an identity claimed in the reply.
+# "I am X", "I'm now X", "call me X", "X here", "you're now X": an identity taken on in the reply.
 _CLAIM = re.compile(
-    r"\b(?:i am|i'm|i’m|im|my name is|call me|this is|it's|it’s|is now|am now)\s+"
+    r"\b(?:i am|i'm|i’m|im|my name is|call me|this is|it's|it’s|is now|am now|you(?: are|'re|’re) now)\s+"
     r"(?:now\s+|the\s+|a\s+|an\s+)?([^\W\d_][\w-]*)|\b([^\W\d_][\w-]*)\s+here\b",
     re.IGNORECASE,
 )
