@@ -334,7 +334,8 @@ class Settings(BaseSettings):
     llm_reply_guard: bool = Field(
         default=True,
         description="Ask the model once more when the first sentence repeats the viewer or talks "
-        "like an assistant (pipelines/reply_guard.py); decided before anything reaches the voice.",
+        "like an assistant, and answer a takeover attempt the reply gives in to with the persona's "
+        "own refusal (pipelines/reply_guard.py, injection_guard.py); decided before anything is voiced.",
     )
     llm_first_audio_wait_s: float = Field(
         default=3.0,
