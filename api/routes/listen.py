@@ -31,6 +31,7 @@ from api.auth import authenticate, owned_or_404
 from api.errors import ApiError
 from api.ids import HEX_ID
 from api.state import ApiState
+from api.websocket_close import CLOSE_ON_FAILURE, close_quietly
 from pipelines.languages import hearing_refusal, live_stt_model
 from pipelines.listen_streams import (
     END_BY_CLIENT,
@@ -54,7 +55,6 @@ CLOSE_ENDED = 1000
 CLOSE_UNSUPPORTED = 1003  # a text frame that is not a control message
 CLOSE_INVALID = 1007  # PCM with half a sample
 CLOSE_TOO_BIG = 1009
-CLOSE_ON_FAILURE = 1011
 CLOSE_BAD_QUERY = 4400
 ENCODINGS = ("pcm_s16le", "opus")
 WATCH_S = 1.0
@@ -257,11 +257,3 @@ async def receive_frames(
                 ) from exc
             await channel.end(END_BY_CLIENT)
             finished = True
-
-
-async def close_quietly(websocket: WebSocket, code: int, reason: str | None = None) -> None:
-    """Close, unless the client has already gone (then there is nobody to tell)."""
-    try:
-        await websocket.close(code=code, reason=reason)
-    except Exception as exc:
-        log.debug("listen: close failed: %r", exc)

@@ -26,6 +26,7 @@ from api.event_feed import FeedEvent, session_feed, turns_in_progress
 from api.ids import HEX_ID
 from api.metrics import WS_CHANNELS
 from api.state import ApiState
+from api.websocket_close import CLOSE_ON_FAILURE, close_quietly
 from pipelines.events import STREAM_ID
 from schemas.errors import ErrorCode
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["events"])
 PING_FRAME = '{"event": "ping"}'
 CLOSE_AT_DEADLINE = 1000  # normal closure: reconnect with ?after=<the last id>
-CLOSE_ON_FAILURE = 1011  # the server could not go on (Redis or MongoDB away)
 
 
 def frame(event: FeedEvent) -> str:
@@ -83,11 +83,11 @@ async def session_channel(websocket: WebSocket, session_id: str) -> None:
     try:
         after = await admit(websocket, state, session_id)
     except ApiError as refusal:
-        await _close_quietly(websocket, 4000 + refusal.status, refusal.message[:120])
+        await close_quietly(websocket, 4000 + refusal.status, refusal.message[:120])
         return
     except Exception:
         log.exception("session channel: could not admit a client")
-        await _close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not open the channel")
+        await close_quietly(websocket, CLOSE_ON_FAILURE, "the server could not open the channel")
         return
     feed = session_feed(
         state.aredis,
@@ -123,7 +123,7 @@ async def serve(websocket: WebSocket, feed: AsyncGenerator[FeedEvent, None], *, 
             except Exception as exc:  # the client went away mid-send, or Redis did
                 log.debug("session channel: sender stopped: %r", exc)
                 if websocket.client_state.name == "CONNECTED":
-                    await _close_quietly(websocket, CLOSE_ON_FAILURE)
+                    await close_quietly(websocket, CLOSE_ON_FAILURE)
             tasks.cancel_scope.cancel()
 
         async def send_pings() -> None:
@@ -147,11 +147,3 @@ async def until_disconnected(websocket: WebSocket) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-
-
-async def _close_quietly(websocket: WebSocket, code: int, reason: str | None = None) -> None:
-    """Close, unless the client has already gone (then there is nobody to tell)."""
-    try:
-        await websocket.close(code=code, reason=reason)
-    except Exception as exc:
-        log.debug("session channel: close failed: %r", exc)
