@@ -21,7 +21,7 @@ from pipelines.followups import fail_and_follow_up, run_batch_followups, run_job
 from pipelines.inflight import InFlight
 from pipelines.jobs import ACTIVE, FINISHED, utcnow
 from pipelines.segments import list_segments
-from pipelines.stages.completion import all_segments_ready, complete_when_ready
+from pipelines.stages.completion import all_segments_ready, complete_and_follow_up
 from pipelines.stages.context import StageContext
 from pipelines.verbatim import ANNOUNCING, release_held_lines
 from schemas.batches import FileStatus
@@ -95,8 +95,7 @@ def sweep_job(ctx: StageContext, job: dict[str, Any], inflight: InFlight, now: d
     if job.get("held"):  # a verbatim line waiting for its turn: release it if that came unnoticed
         return "released" if release_stalled_line(ctx, job) else "held"
     if all_segments_ready(ctx, job):
-        attempt, total = int(job["llm_attempt"]), int(job.get("segments_total") or 0)
-        complete_when_ready(ctx, job_id, attempt, ready=total, total=total)
+        complete_and_follow_up(ctx, job_id, int(job["llm_attempt"]))
         return "completed"
     if job_id in inflight.jobs:
         return "waiting"  # behind a backlog, running, or waiting for a retry

@@ -30,8 +30,11 @@ def complete_when_ready(
         if job is None:
             return False
         total, ready = int(job.get("segments_total") or 0), count_ready_segments(ctx.storage, job_id, attempt)
-    if ready < total:
-        return False
+    return ready >= total and complete_and_follow_up(ctx, job_id, attempt)
+
+
+def complete_and_follow_up(ctx: StageContext, job_id: str, attempt: int) -> bool:
+    """Complete the turn (every segment is ready) and do what its end owes; whether this call did."""
     completed = complete_job(ctx.storage, job_id, attempt)
     if completed is None:
         return False
