@@ -31,7 +31,9 @@ SHAPES = {
 }
 
 
-def check_path_ids(request: HTTPConnection) -> None:
+async def check_path_ids(request: HTTPConnection) -> None:
+    """Async although it never awaits: a plain ``def`` dependency would cost every request a hop
+    through the thread pool (api/deps.py)."""
     if request.scope["type"] == "websocket":  # a socket judges its ids after accepting: close codes
         return
     for param, value in request.path_params.items():

@@ -179,6 +179,7 @@ def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: floa
             report["sustained"] = sustained_turns(
                 stack.api_url, stack.api_headers, session, follower, sustained
             )
+            report["sustained_bare_chains"] = sustained_bare_chains(stack, sustained)
             follower.stop()
             last = submit(client, session, text="hi", audio=None)
             time.sleep(1.0)
@@ -214,17 +215,20 @@ def bare_chain(stack: Stack, count: int) -> list[float]:
 def sustained_turns(
     base_url: str, headers: dict[str, str], session: str, follower: SessionFollower, count: int
 ) -> dict[str, float]:
-    """Many text turns in flight at once: completions per second from the first submit to the last end."""
+    """Many text turns in flight at once: completions per second from the first submit to the last end.
+
+    One shared keep-alive client sends them (16 at a time): a client built per request costs the
+    load generator more CPU (an SSL context each) than the turn it submits costs the stack.
+    """
     pending: set[str] = set()
-
-    def send(_: int) -> str:
-        with httpx.Client(base_url=base_url, timeout=60, headers=headers) as client:
-            return submit(client, session, text="hi", audio=None)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        pending.update(pool.map(send, range(count)))
-    submitted = time.perf_counter() - started
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    with (
+        httpx.Client(base_url=base_url, timeout=60, headers=headers, limits=limits) as client,
+        ThreadPoolExecutor(max_workers=16) as pool,
+    ):
+        started = time.perf_counter()
+        pending.update(pool.map(lambda _: submit(client, session, text="hi", audio=None), range(count)))
+        submitted = time.perf_counter() - started
     last = started
     while pending:
         job_id, at = follower.completed.get(timeout=60)
@@ -237,6 +241,22 @@ def sustained_turns(
         "submit_per_s": count / submitted,
         "seconds": last - started,
     }
+
+
+def sustained_bare_chains(stack: Stack, count: int) -> dict[str, float]:
+    """The ceiling for sustained turns on this machine: ``count`` bare four-hop chains sent at once
+    over the same queues and workers, completions per second."""
+    app = make_celery(Settings(redis_url=stack.redis_url, mongo_url=stack.mongo_url))
+    client = redis.Redis.from_url(stack.redis_url)
+    token = uuid.uuid4().hex
+    started = time.perf_counter()
+    for _ in range(count):
+        app.send_task("bench.hop", args=[0, token], queue=HOP_QUEUES[0].value, ignore_result=True)
+    for _ in range(count):
+        if client.blpop([f"{HOP_DONE_KEY}:{token}"], timeout=60) is None:
+            raise RuntimeError("the bare chains did not finish in 60 s")
+    seconds = time.perf_counter() - started
+    return {"chains": count, "chains_per_s": count / seconds, "seconds": seconds}
 
 
 def machine() -> dict[str, Any]:

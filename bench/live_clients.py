@@ -117,16 +117,20 @@ class SessionFollower:
             raise RuntimeError("the session event stream did not open")
 
     def _run(self, base_url: str, session: str, headers: dict[str, str]) -> None:
-        with (
-            httpx.Client(base_url=base_url, timeout=None, headers=headers) as client,
-            connect_sse(client, "GET", f"/v1/sessions/{session}/events") as source,
-        ):
-            self._ready.set()
-            for event in source.iter_sse():
-                if self._stop:
-                    return
-                if event.event in ("job.completed", "job.failed"):
-                    self.completed.put((json.loads(event.data)["job_id"], time.perf_counter()))
+        try:
+            with (
+                httpx.Client(base_url=base_url, timeout=None, headers=headers) as client,
+                connect_sse(client, "GET", f"/v1/sessions/{session}/events") as source,
+            ):
+                self._ready.set()
+                for event in source.iter_sse():
+                    if self._stop:
+                        return
+                    if event.event in ("job.completed", "job.failed"):
+                        self.completed.put((json.loads(event.data)["job_id"], time.perf_counter()))
+        except httpx.TransportError:
+            if not self._stop:  # the stack going down after stop() is expected; before it is not
+                raise
 
     def wait_for(self, job_id: str, timeout: float = 30) -> float:
         deadline = time.monotonic() + timeout

@@ -114,7 +114,9 @@ def render(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"Sustained: {s['turns']} text turns in flight, {s['turns_per_s']:.1f} turns/s completed "
-        f"(submitted at {s['submit_per_s']:.1f}/s).",
+        f"(submitted at {s['submit_per_s']:.1f}/s). The ceiling on this machine, bare four-hop "
+        f"chains sent at once over the same queues and workers: "
+        f"{orch['sustained_bare_chains']['chains_per_s']:.1f} chains/s.",
         "",
         f"Delivery delay, segment stored → client sees it: SSE p50 {d['sse']['p50']:.1f} ms, "
         f"p99 {d['sse']['p99']:.1f} ms; long-poll p50 {d['long_poll']['p50']:.1f} ms, "

@@ -61,6 +61,14 @@ def find_mongo_server() -> str:
     raise StackError("no MongoDB-protocol server found: run `make install` (it creates .venv-mongo)")
 
 
+def runs_mongod() -> bool:
+    """Whether the server found is MongoDB's own ``mongod`` (not the embedded one)."""
+    try:
+        return Path(find_mongo_server()).name == "mongod"
+    except StackError:
+        return False
+
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -146,7 +154,13 @@ class Stack:
 
     @property
     def mongo_url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+        """Without retryable writes when the server is the embedded one: it keeps every retryable
+        write's reply for 30 minutes (up to 10,000) and scans, past the cap sorts, that registry
+        on every write, so each write cost 0.8 ms on a fresh server and 1.7 ms (p90 3.8 ms) after
+        10,000 writes, where it stays flat at 0.7 ms without them. A retry would only cover a reply
+        lost on loopback; the stages are idempotent and retry on a lost connection anyway."""
+        url = f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+        return url if runs_mongod() else f"{url}&retryWrites=false"
 
     @property
     def api_url(self) -> str:

@@ -1,10 +1,11 @@
 """Per-process connections for worker tasks, opened lazily after the pool has forked."""
 
+import gc
 from functools import lru_cache
 
 import redis
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from pipelines.celery_app import make_celery
 from pipelines.context_store import ContextStore
@@ -82,3 +83,12 @@ def _fresh_connections_after_fork(**_: object) -> None:
     for cached in (redis_client, storage, stage_context):
         cached.cache_clear()
     backends.reset()
+    gc.freeze()
+
+
+@worker_ready.connect
+def _freeze_what_lives_forever(**_: object) -> None:
+    """Imported modules and the app live as long as the process: out of the collector's sight, a
+    full collection no longer walks them (the same fix as the API's, api/main.py). A prefork
+    child freezes its own at start (above); this covers the thread pools' single process."""
+    gc.freeze()
