@@ -52,7 +52,10 @@ class Storage:
 
     def ensure_indexes(self) -> None:
         """Create indexes at start-up (idempotent)."""
-        self.jobs.create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
+        # Was a prefix of the history index below, so every job write maintained it for nothing
+        # (on the embedded server each index adds about 0.3 ms to every update).
+        if "session_id_1_created_at_-1" in self.jobs.index_information():
+            self.jobs.drop_index("session_id_1_created_at_-1")
         self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         self.jobs.create_index([("owner", ASCENDING), ("status", ASCENDING)])  # jobs in flight per key
         # History pages (session, then newest first with the id as tie-break), exports, viewer erasure.

@@ -162,3 +162,13 @@ def test_admins_query_feedback_by_persona_date_and_rating(
         assert api.get("/v1/feedback", headers=client_headers).status_code == 403
         naive = api.get("/v1/feedback", params={"since": "2026-01-01T00:00:00"}, headers=admin)
         assert naive.status_code == 422
+
+
+def test_the_history_index_replaces_the_one_it_made_redundant(storage: Storage) -> None:
+    """A database indexed by an older release loses the prefix index every job write paid for."""
+    storage.jobs.create_index([("session_id", 1), ("created_at", -1)])
+    storage.ensure_indexes()
+    indexes = storage.jobs.index_information()
+    assert "session_id_1_created_at_-1" not in indexes
+    assert "session_id_1_created_at_-1__id_-1" in indexes
+    storage.ensure_indexes()  # idempotent
