@@ -47,6 +47,7 @@ bench: install
 	$(PY) -m bench.bench_gpt_sovits
 	$(PY) bench/bench_pipeline.py
 	$(PY) -m bench.bench_live_latency
+	$(PY) -m bench.bench_turn_cost
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_memory
 	$(PY) -m bench.bench_barge_in

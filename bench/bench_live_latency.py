@@ -259,7 +259,8 @@ def sustained_bare_chains(stack: Stack, count: int) -> dict[str, float]:
     return {"chains": count, "chains_per_s": count / seconds, "seconds": seconds}
 
 
-def machine() -> dict[str, Any]:
+def machine(module: str = "bench.bench_live_latency") -> dict[str, Any]:
+    """The machine, the commit and the command line (``module`` the bench run) of a result."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -278,7 +279,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "commit": commit.stdout.strip(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": " ".join(["python -m bench.bench_live_latency", *sys.argv[1:]]),
+        "command": " ".join([f"python -m {module}", *sys.argv[1:]]),
     }
 
 
