@@ -22,8 +22,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,52 +149,70 @@ def measure_models(turns: int, warmup: int) -> dict[str, Any]:
     return report
 
 
-def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: float) -> dict[str, Any]:
-    """Section 3 and the poll throughput: instant stages, so only the orchestration takes time."""
+@dataclass
+class InstantStack:
+    """The stack with instant stages, warmed up: a client, a session and its event follower."""
+
+    stack: Stack
+    client: httpx.Client
+    session: str
+    follower: SessionFollower
+
+
+@contextmanager
+def instant_stack(database: str) -> Iterator[InstantStack]:
+    """Start the stack with instant stages (bench/instant_worker.py), warm it up, stop it after."""
     stack = Stack(
         run_dir=Path(tempfile.mkdtemp(prefix="vtuber-bench-instant-")),
         # No pause after the first sentence: it exists so real models do not fight over cores,
         # and instant stages use none.
-        env={**BENCH_ENV, "VTUBER_MONGO_DB": "bench_instant", "VTUBER_LLM_FIRST_AUDIO_WAIT_S": "0"},
+        env={**BENCH_ENV, "VTUBER_MONGO_DB": database, "VTUBER_LLM_FIRST_AUDIO_WAIT_S": "0"},
         celery_app="bench.instant_worker:app",
     )
     stack.start()
     stack.wait_for_workers()
-    report: dict[str, Any] = {}
-    spoken = spoken_wav("Hello!")
     try:
         with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.api_headers) as client:
             session = new_session(client)
             follower = SessionFollower(stack.api_url, session, stack.api_headers)
             for _ in range(20):  # warm-up: connections, imports, indexes
                 follower.wait_for(submit(client, session, text="hi", audio=None))
-            for kind, audio in (("audio_4_stage", spoken), ("text_3_stage", None)):
-                times = []
-                for _ in range(instant_turns):
-                    started = time.perf_counter()
-                    job_id = submit(client, session, text="hi", audio=audio)
-                    times.append(follower.wait_for(job_id) - started)
-                report[f"instant_turn_{kind}_ms"] = {k: v * 1000 for k, v in summary(times).items()}
-            report["bare_chain_4_hops_ms"] = {
-                k: v * 1000 for k, v in summary(bare_chain(stack, instant_turns)).items()
-            }
-            report["sustained"] = sustained_turns(
-                stack.api_url, stack.api_headers, session, follower, sustained
-            )
-            report["sustained_bare_chains"] = sustained_bare_chains(stack, sustained)
-            follower.stop()
-            last = submit(client, session, text="hi", audio=None)
-            time.sleep(1.0)
-            report["poll_throughput"] = poll_throughput(
-                "127.0.0.1",
-                stack.api_port,
-                f"/v1/jobs/{last}",
-                headers=stack.api_headers,
-                clients=20,
-                seconds=poll_seconds,
-            )
+            try:
+                yield InstantStack(stack, client, session, follower)
+            finally:
+                follower.stop()
     finally:
         stack.stop_all()
+
+
+def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: float) -> dict[str, Any]:
+    """Section 3 and the poll throughput: instant stages, so only the orchestration takes time."""
+    report: dict[str, Any] = {}
+    spoken = spoken_wav("Hello!")
+    with instant_stack("bench_instant") as run:
+        stack, client, session, follower = run.stack, run.client, run.session, run.follower
+        for kind, audio in (("audio_4_stage", spoken), ("text_3_stage", None)):
+            times = []
+            for _ in range(instant_turns):
+                started = time.perf_counter()
+                job_id = submit(client, session, text="hi", audio=audio)
+                times.append(follower.wait_for(job_id) - started)
+            report[f"instant_turn_{kind}_ms"] = {k: v * 1000 for k, v in summary(times).items()}
+        report["bare_chain_4_hops_ms"] = {
+            k: v * 1000 for k, v in summary(bare_chain(stack, instant_turns)).items()
+        }
+        report["sustained"] = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained)
+        report["sustained_bare_chains"] = sustained_bare_chains(stack, sustained)
+        last = submit(client, session, text="hi", audio=None)
+        time.sleep(1.0)
+        report["poll_throughput"] = poll_throughput(
+            "127.0.0.1",
+            stack.api_port,
+            f"/v1/jobs/{last}",
+            headers=stack.api_headers,
+            clients=20,
+            seconds=poll_seconds,
+        )
     return report
 
 

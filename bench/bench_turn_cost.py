@@ -12,24 +12,14 @@ Writes docs/turn_cost.md.
 """
 
 import time
-from pathlib import Path
-from tempfile import mkdtemp
 from typing import Any
 
-import httpx
 import psutil
 import typer
 from pymongo import MongoClient
 
-from bench.bench_live_latency import (
-    BENCH_ENV,
-    DOCS,
-    machine,
-    new_session,
-    sustained_bare_chains,
-    sustained_turns,
-)
-from bench.live_clients import SessionFollower, submit
+from bench.bench_live_latency import DOCS, instant_stack, machine, sustained_bare_chains, sustained_turns
+from bench.live_clients import submit
 from tools.stack import Stack
 
 CpuSeconds = dict[str, float]
@@ -73,48 +63,34 @@ def per_turn(before: CpuSeconds, after: CpuSeconds, turns: int) -> dict[str, flo
 
 
 def measure(turns: int, sustained: int) -> dict[str, Any]:
-    stack = Stack(
-        run_dir=Path(mkdtemp(prefix="vtuber-bench-cost-")),
-        env={**BENCH_ENV, "VTUBER_MONGO_DB": "bench_cost", "VTUBER_LLM_FIRST_AUDIO_WAIT_S": "0"},
-        celery_app="bench.instant_worker:app",
-    )
-    stack.start()
-    stack.wait_for_workers()
     report: dict[str, Any] = {}
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
-    try:
-        with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.api_headers) as client:
-            session = new_session(client)
-            follower = SessionFollower(stack.api_url, session, stack.api_headers)
-            for _ in range(20):  # warm-up: connections, imports, indexes
-                follower.wait_for(submit(client, session, text="hi", audio=None))
-            time.sleep(0.5)
-            cpu, ops, started = cpu_seconds(stack), mongo_ops(mongo), time.perf_counter()
-            for _ in range(turns):
-                follower.wait_for(submit(client, session, text="hi", audio=None))
-            elapsed = time.perf_counter() - started
-            time.sleep(0.5)  # follow-ups after the completion event (the outbox's strike-off)
-            report["sequential"] = {
-                "turns": turns,
-                "ms_per_turn": round(elapsed * 1000 / turns, 1),
-                "mongo_ops_per_turn": round((mongo_ops(mongo) - ops) / turns, 1),
-                "cpu_ms_per_turn": per_turn(cpu, cpu_seconds(stack), turns),
-            }
-            cpu, ops = cpu_seconds(stack), mongo_ops(mongo)
-            flow = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained)
-            time.sleep(0.5)
-            report["sustained"] = {
-                **flow,
-                "mongo_ops_per_turn": round((mongo_ops(mongo) - ops) / sustained, 1),
-                "cpu_ms_per_turn": per_turn(cpu, cpu_seconds(stack), sustained),
-            }
-            follower.stop()
+    with instant_stack("bench_cost") as run:
+        stack, client, session, follower = run.stack, run.client, run.session, run.follower
+        mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url)
+        time.sleep(0.5)
+        cpu, ops, started = cpu_seconds(stack), mongo_ops(mongo), time.perf_counter()
+        for _ in range(turns):
+            follower.wait_for(submit(client, session, text="hi", audio=None))
+        elapsed = time.perf_counter() - started
+        time.sleep(0.5)  # follow-ups after the completion event (the outbox's strike-off)
+        report["sequential"] = {
+            "turns": turns,
+            "ms_per_turn": round(elapsed * 1000 / turns, 1),
+            "mongo_ops_per_turn": round((mongo_ops(mongo) - ops) / turns, 1),
+            "cpu_ms_per_turn": per_turn(cpu, cpu_seconds(stack), turns),
+        }
+        cpu, ops = cpu_seconds(stack), mongo_ops(mongo)
+        flow = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained)
+        time.sleep(0.5)
+        report["sustained"] = {
+            **flow,
+            "mongo_ops_per_turn": round((mongo_ops(mongo) - ops) / sustained, 1),
+            "cpu_ms_per_turn": per_turn(cpu, cpu_seconds(stack), sustained),
+        }
         cpu = cpu_seconds(stack)
         chains = sustained_bare_chains(stack, sustained)
         report["bare_chains"] = {**chains, "cpu_ms_per_chain": per_turn(cpu, cpu_seconds(stack), sustained)}
-    finally:
         mongo.close()
-        stack.stop_all()
     return report
 
 
