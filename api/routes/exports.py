@@ -17,7 +17,7 @@ from schemas.errors import ErrorCode
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 
-def turn_filter(
+async def turn_filter(
     persona: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[
         datetime | None, Query(description="Turns at or after this time (with a time zone).")
