@@ -33,7 +33,7 @@ import httpx
 import redis
 import typer
 
-from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES
+from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES, TWO_SEGMENTS
 from bench.floor import InProcessFloor, TurnTiming
 from bench.live_clients import (
     Observed,
@@ -191,11 +191,16 @@ def measure_orchestration(instant_turns: int, sustained: int, poll_seconds: floa
     spoken = spoken_wav("Hello!")
     with instant_stack("bench_instant") as run:
         stack, client, session, follower = run.stack, run.client, run.session, run.follower
-        for kind, audio in (("audio_4_stage", spoken), ("text_3_stage", None)):
+        turns = (
+            ("audio_4_stage", "hi", spoken),  # one segment: four tasks, as in the bare chain
+            ("text_3_stage", "hi", None),
+            ("text_2_segments", TWO_SEGMENTS, None),  # llm, 2 x tts, 2 x animation
+        )
+        for kind, text, audio in turns:
             times = []
             for _ in range(instant_turns):
                 started = time.perf_counter()
-                job_id = submit(client, session, text="hi", audio=audio)
+                job_id = submit(client, session, text=text, audio=audio)
                 times.append(follower.wait_for(job_id) - started)
             report[f"instant_turn_{kind}_ms"] = {k: v * 1000 for k, v in summary(times).items()}
         report["bare_chain_4_hops_ms"] = {
@@ -233,7 +238,12 @@ def bare_chain(stack: Stack, count: int) -> list[float]:
 
 
 def sustained_turns(
-    base_url: str, headers: dict[str, str], session: str, follower: SessionFollower, count: int
+    base_url: str,
+    headers: dict[str, str],
+    session: str,
+    follower: SessionFollower,
+    count: int,
+    text: str = "hi",
 ) -> dict[str, float]:
     """Many text turns in flight at once: completions per second from the first submit to the last end.
 
@@ -247,7 +257,7 @@ def sustained_turns(
         ThreadPoolExecutor(max_workers=16) as pool,
     ):
         started = time.perf_counter()
-        pending.update(pool.map(lambda _: submit(client, session, text="hi", audio=None), range(count)))
+        pending.update(pool.map(lambda _: submit(client, session, text=text, audio=None), range(count)))
         submitted = time.perf_counter() - started
     last = started
     while pending:

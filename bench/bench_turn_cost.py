@@ -18,6 +18,7 @@ import psutil
 import typer
 from pymongo import MongoClient
 
+from bench.bare_chain import TWO_SEGMENTS
 from bench.bench_live_latency import DOCS, instant_stack, machine, sustained_bare_chains, sustained_turns
 from bench.live_clients import submit
 from tools.stack import Stack
@@ -70,7 +71,7 @@ def measure(turns: int, sustained: int) -> dict[str, Any]:
         time.sleep(0.5)
         cpu, ops, started = cpu_seconds(stack), mongo_ops(mongo), time.perf_counter()
         for _ in range(turns):
-            follower.wait_for(submit(client, session, text="hi", audio=None))
+            follower.wait_for(submit(client, session, text=TWO_SEGMENTS, audio=None))
         elapsed = time.perf_counter() - started
         time.sleep(0.5)  # follow-ups after the completion event (the outbox's strike-off)
         report["sequential"] = {
@@ -80,7 +81,7 @@ def measure(turns: int, sustained: int) -> dict[str, Any]:
             "cpu_ms_per_turn": per_turn(cpu, cpu_seconds(stack), turns),
         }
         cpu, ops = cpu_seconds(stack), mongo_ops(mongo)
-        flow = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained)
+        flow = sustained_turns(stack.api_url, stack.api_headers, session, follower, sustained, TWO_SEGMENTS)
         time.sleep(0.5)
         report["sustained"] = {
             **flow,

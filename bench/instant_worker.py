@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES
+from bench.bare_chain import HOP_DONE_KEY, HOP_QUEUES, TWO_SEGMENTS
 from pipelines.audio_types import PhonemeTiming, SynthesizedSpeech
 from pipelines.backends import ChatMessage
 from schemas.persona import Persona
@@ -19,7 +19,11 @@ from schemas.transcription import Transcript
 from workers import backends
 from workers.runtime import app, redis_client
 
-INSTANT_REPLY = "[happy] Hello there, nice to see you!"
+# One sentence, so a turn is one execution of each stage: four tasks, like the bare four-hop chain.
+# A line asking for TWO_SEGMENTS gets a reply the segmenter cuts in two (a short first segment,
+# then the rest): the shape of most live replies, two tts and two animation tasks.
+ONE_SEGMENT_REPLY = "[happy] Nice to see you!"
+TWO_SEGMENT_REPLY = "[happy] Hello there, nice to see you!"
 SPEECH_S = 0.25
 
 
@@ -42,7 +46,8 @@ class InstantChat:
         seed: int | None = None,
         model: str | None = None,
     ) -> Iterator[str]:
-        yield INSTANT_REPLY
+        asked = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        yield TWO_SEGMENT_REPLY if TWO_SEGMENTS in asked else ONE_SEGMENT_REPLY
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1

@@ -104,7 +104,9 @@ def render(result: dict[str, Any]) -> str:
         _row(["what", "p50", "p90", "p99"]),
         _row(["---"] * 4),
     ]
-    for key in ("instant_turn_audio_4_stage_ms", "instant_turn_text_3_stage_ms", "bare_chain_4_hops_ms"):
+    turns = ("audio_4_stage", "text_3_stage", "text_2_segments")
+    keys = [f"instant_turn_{turn}_ms" for turn in turns if f"instant_turn_{turn}_ms" in orch]
+    for key in (*keys, "bare_chain_4_hops_ms"):
         v = orch[key]
         lines.append(
             _row([key.removesuffix("_ms").replace("_", " "), *(f"{v[q]:.1f}" for q in ("p50", "p90", "p99"))])
