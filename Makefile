@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/bench_pipeline.py
 	$(PY) -m bench.bench_live_latency
 	$(PY) -m bench.bench_turn_cost
+	$(PY) -m bench.bench_mongo_ops
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_memory
 	$(PY) -m bench.bench_barge_in

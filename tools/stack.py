@@ -155,10 +155,11 @@ class Stack:
     @property
     def mongo_url(self) -> str:
         """Without retryable writes when the server is the embedded one: it keeps every retryable
-        write's reply for 30 minutes (up to 10,000) and scans, past the cap sorts, that registry
-        on every write, so each write cost 0.8 ms on a fresh server and 1.7 ms (p90 3.8 ms) after
-        10,000 writes, where it stays flat at 0.7 ms without them. A retry would only cover a reply
-        lost on loopback; the stages are idempotent and retry on a lost connection anyway."""
+        write's reply for 30 minutes (up to 10,000) and scans that registry on every write, sorting
+        it once full. bench/bench_mongo_ops.py: an update cost 1.0 ms on a fresh server, 1.7 ms
+        after 10,000 writes and 4.0 ms past them, and 0.86 ms throughout without. A retry would
+        only cover a reply lost on loopback; the stages are idempotent and retry on a lost
+        connection anyway."""
         url = f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
         return url if runs_mongod() else f"{url}&retryWrites=false"
 
