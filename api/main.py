@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # latency: GET /v1/jobs/{id} p99 87 -> 20 ms at 20 polling clients.
         gc.freeze()
         yield
+        gc.unfreeze()  # collectable again (a process that builds apps in turn, as tests do)
         storage.close()
         client.close()
         await async_client.aclose()
