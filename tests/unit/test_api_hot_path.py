@@ -2,6 +2,7 @@
 
 import inspect
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
@@ -46,7 +47,7 @@ def test_every_dependency_is_async() -> None:
     assert not sync, sorted(sync)
 
 
-def test_the_embedded_mongodb_server_is_asked_for_no_retryable_writes() -> None:
+def test_the_embedded_mongodb_server_is_asked_for_no_retryable_writes(tmp_path: Path) -> None:
     """Its registry of retryable-write replies is scanned on every write (tools/stack.py)."""
-    url = Stack(run_dir=None).mongo_url  # type: ignore[arg-type]
+    url = Stack(run_dir=tmp_path).mongo_url
     assert ("retryWrites=false" in url) is not runs_mongod(), url
