@@ -6,11 +6,13 @@ The API builds it without tasks (it only sends by name); workers build it and im
 from celery import Celery
 from kombu import Queue as KombuQueue
 
+from pipelines import broker_transport
 from pipelines.queues import TASK_ROUTES, Queue
 from pipelines.settings import Settings
 
 
 def make_celery(settings: Settings, *, include: list[str] | None = None) -> Celery:
+    broker_transport.install()  # one Redis client per channel for sending
     app = Celery("vtuber", broker=settings.redis_url, backend=settings.redis_url, include=include or [])
     app.conf.update(
         task_queues=[KombuQueue(queue.value, routing_key=queue.value) for queue in Queue],

@@ -27,8 +27,16 @@ SECRET_KEYS = frozenset(
 USER_TEXT_KEYS = frozenset({"text", "input_text", "transcript", "reply", "prompt", "messages", "user"})
 # Loggers other libraries configure with handlers of their own: they go through ours instead.
 FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task", "celery.redirected")
-# Chatty at info and of no use to an operator.
-QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "pymongo": logging.WARNING}
+# Chatty at info and of no use to an operator. Celery's "Task ... received" and "... succeeded in"
+# lines repeat what each stage run's own line says (workers/stage_metrics.py), and formatting the
+# two cost a stage task about a tenth of its orchestration CPU; their warnings and errors stay.
+QUIET_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "pymongo": logging.WARNING,
+    "celery.worker.strategy": logging.WARNING,
+    "celery.app.trace": logging.WARNING,
+}
 
 _HANDLER_NAME = "vtuber-structlog"
 

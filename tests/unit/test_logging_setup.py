@@ -30,16 +30,28 @@ def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 def test_stdlib_and_structlog_lines_are_json_with_the_bound_ids(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(Settings(log_level="info", log_format="json"), process="worker-tts")
     bind(job_id="job-1", stage="tts", attempt=2, segment=None)
-    logging.getLogger("celery.app.trace").info("Task %s[%s] succeeded", "tts.synthesize_segment", "abc")
+    logging.getLogger("celery.worker.consumer").info("Connected to %s", "redis://localhost:6379/0")
     get_logger("workers.stage").info("stage finished", duration_s=0.25)
     stdlib, ours = lines(capsys)
-    assert stdlib["event"] == "Task tts.synthesize_segment[abc] succeeded"
-    assert stdlib["logger"] == "celery.app.trace" and stdlib["level"] == "info"
+    assert stdlib["event"] == "Connected to redis://localhost:6379/0"
+    assert stdlib["logger"] == "celery.worker.consumer" and stdlib["level"] == "info"
     for line in (stdlib, ours):
         assert line["job_id"] == "job-1" and line["stage"] == "tts" and line["attempt"] == 2
         assert line["process"] == "worker-tts" and line["timestamp"].endswith("Z")
         assert "segment" not in line  # None is not bound
     assert ours["duration_s"] == 0.25
+
+
+def test_celerys_per_task_lines_are_left_to_the_stage_runs_own_but_its_errors_stay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_level="info", log_format="json"), process="worker-tts")
+    task = "tts.synthesize_segment"
+    logging.getLogger("celery.worker.strategy").info("Task %s[%s] received", task, "a")
+    logging.getLogger("celery.app.trace").info("Task %s[%s] succeeded in 0.01s", task, "a")
+    logging.getLogger("celery.app.trace").error("Task %s[%s] raised unexpected", task, "b")
+    (line,) = lines(capsys)
+    assert line["event"] == "Task tts.synthesize_segment[b] raised unexpected" and line["level"] == "error"
 
 
 def test_secrets_are_redacted_and_user_text_only_reaches_debug_lines(
