@@ -1,7 +1,9 @@
 // What a session's channel asks of an avatar that only listens (the OBS overlay): turns play one
 // after another in the order they began, each turn's segments back to back in index order, whoever
 // started them. Each turn's events fold through turn_feed.mjs (the player's own logic), so attempts,
-// totals, failures and interrupts mean the same here. Pure: no DOM, audio or timers.
+// totals, failures and interrupts mean the same here. A streamed start (`segment.audio_started`)
+// plays as soon as it loads; its segment then goes on in the whole, from where the start ended, once
+// the whole is here (a pause if it is late). Pure: no DOM, audio or timers.
 import { EVENT_TYPES, createTurnFeed } from "./turn_feed.mjs";
 
 const JOB_EVENTS = new Set(EVENT_TYPES);
@@ -27,7 +29,7 @@ export function idAfter(id, last) {
 /**
  * `apply(type, data)` takes one channel event and returns what the page must do now:
  * - `{kind: "load", jobId, index, segment}`: fetch this segment's audio (then call `loaded`
- *   with the same segment);
+ *   with the same segment): its whole, or its streamed start (a start's whole is a second load);
  * - `{kind: "stop", jobId}`: stop this turn's audio if it is playing (interrupted, or replaced
  *   by a new LLM attempt);
  * - `{kind: "command", command}`: a manual avatar command, to apply at once.
@@ -59,16 +61,17 @@ export class ChannelQueue {
         turn.next = 0;
         turn.total = null;
         out.push({ kind: "stop", jobId });
+      } else if (action.kind === "start") {
+        turn.segments.set(action.index, { ...this.#entry(action.segment), partial: true, rest: null, startDone: false });
+        out.push({ kind: "load", jobId, index: action.index, segment: action.segment });
       } else if (action.kind === "load") {
         const { segment } = action;
-        turn.segments.set(action.index, {
-          index: action.index,
-          audio: audioOf(segment),
-          text: segment.text || "",
-          media: undefined,
-          track: null,
-          loadedAt: null,
-        });
+        const started = turn.segments.get(action.index);
+        if (started && started.partial && started.media !== undefined) {
+          started.rest = { audio: audioOf(segment), media: undefined }; // goes on where the start ends
+        } else {
+          turn.segments.set(action.index, this.#entry(segment)); // a start still loading gives way
+        }
         out.push({ kind: "load", jobId, index: action.index, segment });
       } else if (action.kind === "track") {
         const known = turn.segments.get(action.index);
@@ -78,9 +81,15 @@ export class ChannelQueue {
       } else if (action.kind === "end" && action.interrupted) {
         this.#forget(turn);
         out.push({ kind: "stop", jobId });
+      } else if (action.kind === "end") {
+        for (const known of turn.segments.values()) if (!known.rest) known.partial = false; // no whole comes
       }
     }
     return out;
+  }
+
+  #entry(segment) {
+    return { index: segment.index, audio: audioOf(segment), text: segment.text || "", media: undefined, track: null, loadedAt: null, partial: false };
   }
 
   /**
@@ -90,6 +99,10 @@ export class ChannelQueue {
    */
   loaded(jobId, segment, media, now) {
     const known = this.byJob.get(jobId)?.segments.get(segment.index);
+    if (known && known.rest && known.rest.audio === audioOf(segment) && known.rest.media === undefined) {
+      known.rest.media = media;
+      return true;
+    }
     if (!known || known.audio !== audioOf(segment) || known.media !== undefined) return false;
     known.media = media;
     known.loadedAt = now;
@@ -97,9 +110,10 @@ export class ChannelQueue {
   }
 
   /**
-   * What should play at `now`: {jobId, index, text, media, segment} — `segment.track` may arrive
-   * while it plays — or null while the next segment is not ready. Turns that have played all
-   * their segments are dropped on the way.
+   * What should play at `now`: {jobId, index, text, media, segment, fromS} — `segment.track` may
+   * arrive while it plays; `fromS`: where in `media` to begin (past a streamed start, in the whole)
+   * — or null while the next segment is not ready. Turns that have played all their segments are
+   * dropped on the way.
    */
   next(now) {
     while (this.turns.length > 0) {
@@ -110,20 +124,46 @@ export class ChannelQueue {
       }
       const segment = turn.segments.get(turn.next);
       if (!segment || segment.media === undefined) return null;
+      if (segment.startDone) {
+        const rest = segment.rest;
+        if (!rest) {
+          if (segment.partial) return null; // the whole is still being made: a pause
+          turn.next += 1;
+          continue;
+        }
+        if (rest.media === undefined) return null;
+        if (rest.media === null) {
+          turn.next += 1;
+          continue;
+        }
+        const { jobId } = turn;
+        return { jobId, index: turn.next, text: segment.text, media: rest.media, segment, fromS: segment.startS };
+      }
       if (segment.media === null) {
         turn.next += 1; // its audio could not be fetched: a moment of silence rather than a stall
         continue;
       }
-      if (!segment.track && now - segment.loadedAt < this.trackGraceS) return null;
-      return { jobId: turn.jobId, index: turn.next, text: segment.text, media: segment.media, segment };
+      // A start plays at once: its track comes with the whole, a second or more later.
+      if (!segment.partial && !segment.track && now - segment.loadedAt < this.trackGraceS) return null;
+      return { jobId: turn.jobId, index: turn.next, text: segment.text, media: segment.media, segment, fromS: 0 };
     }
     return null;
   }
 
-  /** The segment finished playing (or was skipped): the turn moves to its next one. */
-  played(jobId, index) {
+  /**
+   * The segment finished playing (or was skipped): the turn moves to its next one. After a streamed
+   * start, `playedS` (how long it played) is where its whole goes on; the turn waits for that.
+   */
+  played(jobId, index, playedS = 0) {
     const turn = this.byJob.get(jobId);
-    if (turn && turn.next === index) turn.next += 1;
+    if (!turn || turn.next !== index) return;
+    const segment = turn.segments.get(index);
+    if (segment && segment.partial && !segment.startDone) {
+      segment.startDone = true;
+      segment.startS = playedS;
+      return;
+    }
+    turn.next += 1;
   }
 
   /** Whether anything is still to play (a turn in progress or waiting). */

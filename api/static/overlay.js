@@ -1,6 +1,7 @@
 // The OBS overlay at /overlay/{session_id}#key=...: the avatar's face and subtitles on a transparent
 // page, driven only by the session's channel, so a turn started by any client plays here. Segments
-// play back to back (an audio element each), the mouth follows the segment's track at the audio's
+// play back to back (an audio element each; a streamed first second first, then its whole from where
+// it ended), the mouth follows the segment's track at the audio's
 // own clock, an interrupt stops the voice at once, manual commands move the face. For tests and
 // debugging, <body> carries data-channel, -playing, -played, -expression and -motion.
 import { AvatarControl } from "./avatar_commands.mjs";
@@ -94,9 +95,12 @@ async function fetchAudio(segment) {
 
 function start(next) {
   const audio = next.media;
-  current = { ...next, audio, trackChecked: false, track: null };
+  // A streamed start is the first part of its segment: the whole goes on from where it ends.
+  const isStart = Boolean(next.segment.partial) && !next.segment.startDone;
+  current = { ...next, audio, isStart, trackChecked: false, track: null };
   status.playing = `${next.jobId}:${next.index}`;
   showSubtitle(next.text);
+  if (next.fromS > 0) audio.currentTime = next.fromS;
   audio.onended = () => finish(audio);
   audio.play().catch((error) => {
     console.warn(`overlay: segment ${next.index} would not play: ${error.message}`);
@@ -107,8 +111,8 @@ function start(next) {
 /** The segment ended (or could not play): on to the next. */
 function finish(audio) {
   if (!current || current.audio !== audio) return;
-  queue.played(current.jobId, current.index);
-  status.played = String(Number(status.played) + 1);
+  queue.played(current.jobId, current.index, Number.isFinite(audio.duration) ? audio.duration : 0);
+  if (!current.isStart) status.played = String(Number(status.played) + 1);
   release();
 }
 

@@ -129,6 +129,49 @@ describe("channel queue", () => {
     assert.equal(q.busy, false);
   });
 
+  test("a streamed start plays at once; the whole goes on from where it ended, after a pause if late", () => {
+    const q = new ChannelQueue();
+    const started = ev("segment.audio_started", "A", { segment: seg(0, { audio_url: "v1/audio/A0s", audio_id: "A0s" }) });
+    assert.deepEqual(feed(q, [ev("job.queued", "A"), started]), ["load A:0"]);
+    q.loaded("A", { index: 0, audio_id: "A0s" }, "a0-start", 1);
+    const first = q.next(1);
+    assert.deepEqual([first.media, first.fromS], ["a0-start", 0], "no wait for a track: it comes with the whole");
+    q.played("A", 0, 1.25);
+    assert.equal(q.next(3), null, "the start has played; the whole is still being made");
+    assert.deepEqual(feed(q, [audio("A", 0), audio("A", 1)]), ["load A:0", "load A:1"]);
+    assert.equal(q.next(3), null, "the whole is loading");
+    assert.ok(q.loaded("A", at("A", 0), "a0", 3));
+    q.loaded("A", at("A", 1), "a1", 3);
+    feed(q, [animated("A", 0), animated("A", 1), completed("A", 2)]);
+    const rest = q.next(3.1);
+    assert.deepEqual([rest.index, rest.media, rest.fromS], [0, "a0", 1.25]);
+    assert.equal(rest.segment.track, TRACK, "the track joins the rest");
+    q.played("A", 0);
+    assert.deepEqual([q.next(5).media, q.next(5).fromS], ["a1", 0]);
+    q.played("A", 1);
+    assert.equal(q.next(6), null);
+    assert.equal(q.busy, false);
+  });
+
+  test("a whole that comes while its start still loads takes its place; a failed turn ends at its start", () => {
+    const q = new ChannelQueue();
+    const started = ev("segment.audio_started", "A", { segment: seg(0, { audio_url: "v1/audio/A0s", audio_id: "A0s" }) });
+    feed(q, [started, audio("A", 0)]);
+    assert.equal(q.loaded("A", { index: 0, audio_id: "A0s" }, "a0-start", 1), false, "not wanted any more");
+    q.loaded("A", at("A", 0), "a0", 1);
+    feed(q, [animated("A", 0), completed("A", 1)]);
+    assert.deepEqual([q.next(2).media, q.next(2).fromS], ["a0", 0]);
+
+    const cut = new ChannelQueue();
+    feed(cut, [ev("segment.audio_started", "B", { segment: seg(0, { audio_url: "v1/audio/B0s", audio_id: "B0s" }) })]);
+    cut.loaded("B", { index: 0, audio_id: "B0s" }, "b0-start", 1);
+    assert.equal(cut.next(1).media, "b0-start");
+    feed(cut, [ev("job.failed", "B", { error: { code: "tts_failed", message: "gone" } })]);
+    cut.played("B", 0, 1.0);
+    assert.equal(cut.next(2), null);
+    assert.equal(cut.busy, false, "the start was all of it");
+  });
+
   test("avatar commands come out at once, whatever is playing; unknown events are ignored", () => {
     const q = new ChannelQueue();
     const command = { action: "expression", expression: "happy", weight: 1, duration_s: 2 };

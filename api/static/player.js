@@ -1,6 +1,7 @@
 // The talk page (/player): send text or hold-to-talk speech, follow the job's event stream (long-poll
 // when the stream fails), play each segment's audio back to back with Web Audio (gapless: each starts
-// on the audio clock where the last ends) and drive a simple SVG face (face.mjs) from its animation
+// on the audio clock where the last ends; a streamed first second plays before its segment's whole
+// and the rest follows it) and drive a simple SVG face (face.mjs) from its animation
 // track every frame: mouth and expression. The session is remembered, so its history shows on return;
 // Interrupt (or a new line while the avatar speaks) cuts the reply off (barge-in). Consumes the same
 // contract as the Unity player; see track.mjs for the tracks and turn_feed.mjs for the job's progress.
@@ -167,7 +168,8 @@ function restart(current) {
   current.sources = new Set();
   current.decoded = new Map(); // index → AudioBuffer waiting (briefly) for its track
   current.tracks = new Map(); // index → its track as it arrived (null if refused)
-  current.playing = new Map(); // index → the scheduler's entry once scheduled
+  current.playing = new Map(); // index → the scheduler's entry once scheduled (the rest's, if apart)
+  current.starts = new Map(); // index → "loading" | "queued" | "superseded": a streamed start's fate
   current.state = "waiting";
 }
 
@@ -249,15 +251,24 @@ function apply(current, actions) {
   if (turn !== current) return;
   for (const action of actions) {
     if (action.kind === "reset") restart(current);
+    else if (action.kind === "start") loadStart(current, action.segment);
     else if (action.kind === "load") load(current, action.segment);
     else if (action.kind === "track") arrived(current, action.segment);
     else if (action.kind === "total") current.scheduler.complete(Math.max(action.total, current.scheduler.nextIndex));
-    else if (action.kind === "end" && action.error) fail(current, action.error);
+    else if (action.kind === "end") ended(current, action.error);
   }
   const { feed } = current;
   if (feed.heard) current.you.textContent = feed.heard;
   if (!current.failed) current.reply.textContent = feed.replyText || "…";
   if (!feed.ended && current.state === "waiting") setStatus(`${feed.stage || feed.status}… ${feed.audioReady} segment(s) ready`);
+}
+
+/** The turn is over: a start whose whole never came is all of its segment there will be. */
+function ended(current, error) {
+  for (const known of current.feed.segments.values()) {
+    if (known.started && !known.loaded) current.scheduler.dropRest(known.index);
+  }
+  if (error) fail(current, error);
 }
 
 function fail(current, error) {
@@ -275,11 +286,44 @@ async function load(current, segment) {
   const { generation } = current;
   const buffer = await fetchAudio(segment);
   if (!live(current, generation)) return;
+  const start = current.starts.get(segment.index);
+  if (start === "queued") return follows(current, segment.index, buffer);
+  if (start === "loading") current.starts.set(segment.index, "superseded"); // the whole came first
   current.decoded.set(segment.index, buffer);
   if (current.tracks.has(segment.index)) return queue(current, segment.index);
   setTimeout(() => {
     if (live(current, generation) && current.decoded.has(segment.index)) queue(current, segment.index);
   }, TRACK_GRACE_MS);
+}
+
+/**
+ * A streamed start (the segment's first second, `segment.audio_started`): it plays as soon as it is
+ * decoded, without waiting for a track (that comes with the whole), and holds back the segments
+ * after it until the whole arrives.
+ */
+async function loadStart(current, segment) {
+  const { generation } = current;
+  current.starts.set(segment.index, "loading");
+  const buffer = await fetchAudio(segment);
+  if (!live(current, generation) || current.starts.get(segment.index) !== "loading") return;
+  if (current.scheduler.addStart(segment.index, buffer.duration, current.tracks.get(segment.index) ?? null, buffer)) {
+    current.starts.set(segment.index, "queued");
+  }
+}
+
+/** The whole of a segment whose start is queued or playing: play the rest from where the start ends. */
+function follows(current, index, buffer) {
+  const rest = current.scheduler.extend(index, buffer.duration, buffer, audio.currentTime);
+  if (!rest) return; // the start had not begun: the whole took its place and plays from its beginning
+  current.playing.set(index, rest.entry);
+  const track = current.tracks.get(index);
+  if (track && !rest.entry.track) lateTrack(rest.entry, track, current.clock - rest.entry.startTime + rest.entry.offsetS);
+  const source = audio.createBufferSource();
+  source.buffer = buffer;
+  source.connect(audio.destination);
+  source.onended = () => current.sources.delete(source);
+  source.start(rest.playAt, rest.offsetS);
+  current.sources.add(source);
 }
 
 /**
@@ -317,7 +361,7 @@ function arrived(current, segment) {
   current.tracks.set(segment.index, track);
   if (current.decoded.has(segment.index)) queue(current, segment.index);
   const entry = current.playing.get(segment.index);
-  if (entry && track && !entry.track) lateTrack(entry, track, current.clock - entry.startTime);
+  if (entry && track && !entry.track) lateTrack(entry, track, current.clock - entry.startTime + entry.offsetS);
 }
 
 /**
@@ -326,7 +370,8 @@ function arrived(current, segment) {
  */
 function lateTrack(entry, track, localTime) {
   entry.track = track;
-  entry.motions = [...(track.motions || [])].sort((a, b) => a.t - b.t);
+  // The rest of a streamed segment, played apart after a pause, owns the motions from its offset on.
+  entry.motions = [...(track.motions || [])].filter((motion) => motion.t >= entry.offsetS).sort((a, b) => a.t - b.t);
   entry.fired = entry.motions.filter((motion) => motion.t < localTime).length;
 }
 

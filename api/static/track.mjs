@@ -147,6 +147,12 @@ function timedProblems(kind, items, duration, endOf, ownProblem) {
  * whatever order they arrive in. A segment that is ready in time starts exactly when the previous
  * one ends (gapless); a late one starts `leadS` after it arrives (audio cannot start in the past).
  * Each motion is reported once, in time order, when the clock passes it.
+ *
+ * A streamed start (`segment.audio_started`: the first second of a segment, before its whole) is
+ * queued with `addStart` and plays like any segment, but nothing after it is scheduled until
+ * `extend` gives the whole: the rest then follows the start without a gap if it came in time, or
+ * after a pause as soon as it can (an entry of its own, `offsetS` into the segment), so the
+ * segment's track and motions stay on the segment's own time either way.
  */
 export class SegmentScheduler {
   constructor({ firstIndex = 0, leadS = 0.05 } = {}) {
@@ -164,8 +170,63 @@ export class SegmentScheduler {
     if (index < this.nextIndex || this.pending.has(index)) return false;
     if (this.total !== null && index >= this.total) return false;
     const motions = [...((track && track.motions) || [])].sort((a, b) => a.t - b.t); // stable
-    this.pending.set(index, { index, durationS, track, payload, motions, fired: 0, startTime: 0, endTime: 0 });
+    this.pending.set(index, { index, durationS, track, payload, motions, fired: 0, startTime: 0, endTime: 0, offsetS: 0 });
     return true;
+  }
+
+  /** Queue a segment's streamed start: it plays, and the segments after it wait for `extend`. */
+  addStart(index, durationS, track, payload) {
+    if (!this.add(index, durationS, track, payload)) return false;
+    this.pending.get(index).partial = true;
+    return true;
+  }
+
+  /**
+   * The whole of a segment queued by `addStart`, `durationS` long. Null when nothing more is to be
+   * played here: the start had not been scheduled yet (the whole replaces it and plays from its
+   * beginning), or the whole is no longer than the start. Otherwise `{entry, playAt, offsetS}`: play
+   * the whole from `offsetS` at `playAt`; `entry` is the start's own, lengthened, when the rest came
+   * in time, or a new one after a pause when it came late (the one a late track must reach).
+   */
+  extend(index, durationS, payload, clock) {
+    const waiting = this.pending.get(index);
+    if (waiting && waiting.partial) {
+      Object.assign(waiting, { durationS, payload, partial: false });
+      return null;
+    }
+    const start = this.scheduled.find((entry) => entry.index === index && entry.partial);
+    if (!start) return null;
+    start.partial = false;
+    const heardS = start.durationS;
+    if (!(durationS > heardS)) return null;
+    const restAt = Math.max(start.endTime, clock + this.leadS);
+    if (restAt <= start.endTime) {
+      Object.assign(start, { durationS, endTime: start.startTime + durationS, payload });
+      this.lastEnd = Math.max(this.lastEnd, start.endTime);
+      return { entry: start, playAt: restAt, offsetS: heardS };
+    }
+    const rest = {
+      ...start,
+      durationS: durationS - heardS,
+      payload,
+      offsetS: heardS,
+      startTime: restAt,
+      endTime: restAt + durationS - heardS,
+      motions: start.motions.filter((motion) => motion.t >= heardS),
+      fired: 0,
+    };
+    start.motions = start.motions.filter((motion) => motion.t < heardS); // none due in the pause
+    start.fired = Math.min(start.fired, start.motions.length);
+    this.scheduled.push(rest);
+    this.lastEnd = rest.endTime;
+    return { entry: rest, playAt: restAt, offsetS: heardS };
+  }
+
+  /** A start whose whole will never come (the turn failed or was cut off): it is all there is. */
+  dropRest(index) {
+    for (const entry of [this.pending.get(index), ...this.scheduled]) {
+      if (entry && entry.index === index) entry.partial = false;
+    }
   }
 
   /** The turn has exactly `total` segments: once they have played, playback is finished. */
@@ -178,7 +239,7 @@ export class SegmentScheduler {
   /** Schedule the next segment if it has arrived, or return null; call until null, every frame. */
   scheduleNext(clock) {
     const next = this.pending.get(this.nextIndex);
-    if (!next) return null;
+    if (!next || this.scheduled.some((entry) => entry.partial)) return null;
     next.startTime = Math.max(this.lastEnd, clock + this.leadS);
     next.endTime = next.startTime + next.durationS;
     this.pending.delete(this.nextIndex);
@@ -193,12 +254,13 @@ export class SegmentScheduler {
     let laterAudio = false;
     for (const segment of this.scheduled) {
       if (segment.startTime <= clock && clock < segment.endTime) {
-        return { state: "playing", segment, localTime: clock - segment.startTime };
+        return { state: "playing", segment, localTime: clock - segment.startTime + segment.offsetS };
       }
       if (segment.endTime > clock) laterAudio = true;
     }
     const allScheduled = this.total !== null && this.nextIndex >= this.total;
-    return { state: allScheduled && !laterAudio ? "finished" : "waiting", segment: null, localTime: 0 };
+    const restToCome = this.scheduled.some((segment) => segment.partial);
+    return { state: allScheduled && !laterAudio && !restToCome ? "finished" : "waiting", segment: null, localTime: 0 };
   }
 
   /**
@@ -211,14 +273,14 @@ export class SegmentScheduler {
       if (segment.startTime > clock) break;
       while (segment.fired < segment.motions.length) {
         const motion = segment.motions[segment.fired];
-        const dueTime = segment.startTime + motion.t;
+        const dueTime = segment.startTime + motion.t - segment.offsetS;
         if (dueTime > clock) break;
         motions.push({ segmentIndex: segment.index, name: motion.name, dueTime });
         segment.fired += 1;
       }
     }
     const position = this.locate(clock);
-    this.scheduled = this.scheduled.filter((s) => s.endTime > clock || s.fired < s.motions.length);
+    this.scheduled = this.scheduled.filter((s) => s.partial || s.endTime > clock || s.fired < s.motions.length);
     return { ...position, motions };
   }
 }

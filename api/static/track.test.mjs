@@ -198,6 +198,59 @@ describe("SegmentScheduler", () => {
     );
   });
 
+  test("a streamed start plays at once; the whole follows it without a gap when in time", () => {
+    const queue = new SegmentScheduler({ leadS: 0.1 });
+    assert.ok(queue.addStart(0, 1.0, null, "start"));
+    queue.add(1, 0.5, track(0.5), "b");
+    const start = queue.scheduleNext(0);
+    assert.equal(start.payload, "start");
+    assert.equal(queue.scheduleNext(0), null, "nothing after a start until its whole");
+    assert.equal(queue.advance(1.2).state, "waiting", "the start has played; its rest is to come");
+    const rest = queue.extend(0, 3.0, "whole", 0.5);
+    assert.deepEqual([rest.playAt, rest.offsetS, rest.entry], [1.1, 1.0, start], "from 1 s in, as the start ends");
+    assert.equal(start.endTime, 3.1);
+    const next = queue.scheduleNext(0.5);
+    assert.equal(next.startTime, 3.1, "segment 1 after the whole");
+    const at = queue.advance(2.0);
+    assert.equal(at.segment.index, 0);
+    assert.ok(Math.abs(at.localTime - 1.9) < 1e-9, "one clock over start and rest");
+    queue.complete(2);
+    assert.equal(queue.advance(3.7).state, "finished");
+  });
+
+  test("a whole that comes late plays after a pause, on the segment's own time", () => {
+    const queue = new SegmentScheduler({ leadS: 0.1 });
+    queue.addStart(0, 1.0, track(3.0, [{ name: "wave", t: 0.5 }, { name: "nod", t: 2.0 }]), "start");
+    queue.scheduleNext(0);
+    queue.complete(1);
+    const fired = [...queue.advance(0.7).motions];
+    assert.equal(queue.advance(1.5).state, "waiting", "a pause: neither playing nor finished");
+    const rest = queue.extend(0, 3.0, "whole", 1.5);
+    assert.deepEqual([rest.playAt, rest.offsetS], [1.6, 1.0]);
+    assert.notEqual(rest.entry.startTime, 0.1, "an entry of its own");
+    const at = queue.advance(1.6);
+    assert.deepEqual([at.segment.index, at.localTime], [0, 1.0], "it resumes where the start ended");
+    fired.push(...queue.advance(2.7).motions);
+    assert.deepEqual(fired.map((m) => [m.name, m.dueTime]), [["wave", 0.6], ["nod", 2.6]], "each once, none in the pause");
+    assert.equal(queue.advance(3.7).state, "finished");
+  });
+
+  test("a whole that comes before its start was scheduled replaces it; a start left alone ends", () => {
+    const queue = new SegmentScheduler({ leadS: 0 });
+    queue.addStart(0, 1.0, null, "start");
+    assert.equal(queue.extend(0, 3.0, "whole", 0), null, "nothing extra to play");
+    const whole = queue.scheduleNext(0);
+    assert.deepEqual([whole.payload, whole.durationS], ["whole", 3.0]);
+    const cut = new SegmentScheduler({ leadS: 0 });
+    cut.addStart(0, 1.0, null, "start");
+    cut.scheduleNext(0);
+    cut.complete(1);
+    assert.equal(cut.advance(1.5).state, "waiting");
+    cut.dropRest(0); // the turn failed before the whole came
+    assert.equal(cut.advance(1.6).state, "finished");
+    assert.equal(cut.extend(0, 3.0, "whole", 2), null);
+  });
+
   test("a segment without a track still plays, with a rest face", () => {
     const queue = new SegmentScheduler({ leadS: 0 });
     queue.add(0, 1, null, "a");

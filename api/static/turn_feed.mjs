@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   "stage.finished",
   "transcript.ready",
   "segment.queued",
+  "segment.audio_started",
   "segment.audio_ready",
   "segment.animation_ready",
   "job.completed",
@@ -24,8 +25,11 @@ export function createTurnFeed() {
 /**
  * `applyEvent(type, data)` and `applyJob(job)` each return the actions the news calls for, in order:
  * - `{kind: "reset", attempt}`: a new LLM attempt replaced the reply; forget every segment so far.
+ * - `{kind: "start", index, segment}`: the first part of the segment's audio exists (a streaming voice
+ *   engine's `segment.audio_started`); fetch it and play it while the rest is made. Once per
+ *   segment, and never after its `load`.
  * - `{kind: "load", index, segment}`: the segment's audio exists; fetch it now (once per segment),
- *   without waiting for its animation track.
+ *   without waiting for its animation track. After a `start`, it is the whole the start began.
  * - `{kind: "track", index, segment}`: its animation track arrived (`segment.animation`), once.
  * - `{kind: "total", total}`: how many segments the turn plays, when first known or when it changes
  *   (a failed turn plays only the run of segments with audio from index 0).
@@ -42,7 +46,7 @@ export class TurnFeed {
     this.total = null;
     this.ended = false;
     this.error = null;
-    this.segments = new Map(); // index → {index, text, audio, loaded, tracked}
+    this.segments = new Map(); // index → {index, text, audio, started, loaded, tracked}
   }
 
   /** The reply as the LLM finished it, else the text of its segments so far. */
@@ -68,7 +72,8 @@ export class TurnFeed {
     if (data.stage) this.stage = data.stage;
     if (data.transcript && data.transcript.text) this.heard = data.transcript.text;
     if (data.reply) this.reply = data.reply;
-    if (data.segment) this.#note(data.segment, actions);
+    if (data.segment && type === "segment.audio_started") this.#noteStart(data.segment, actions);
+    else if (data.segment) this.#note(data.segment, actions);
     if (data.segments_total != null) this.#setTotal(data.segments_total, actions);
     if (type === "job.completed") this.#end(null, actions);
     if (type === "job.failed") this.#end(data.error || { code: "internal_error", message: "the job failed" }, actions);
@@ -119,14 +124,29 @@ export class TurnFeed {
     return false;
   }
 
+  #segment(index) {
+    let known = this.segments.get(index);
+    if (!known) {
+      known = { index, text: "", audio: null, started: false, loaded: false, tracked: false };
+      this.segments.set(index, known);
+    }
+    return known;
+  }
+
+  #noteStart(segment, actions) {
+    const { index } = segment;
+    if (!Number.isInteger(index) || index < 0) return;
+    const known = this.#segment(index);
+    if (segment.text) known.text = segment.text;
+    if (known.started || known.loaded || !segment.audio_url) return;
+    known.started = true;
+    actions.push({ kind: "start", index, segment });
+  }
+
   #note(segment, actions) {
     const { index } = segment;
     if (!Number.isInteger(index) || index < 0) return;
-    let known = this.segments.get(index);
-    if (!known) {
-      known = { index, text: "", audio: null, loaded: false, tracked: false };
-      this.segments.set(index, known);
-    }
+    const known = this.#segment(index);
     if (segment.text) known.text = segment.text;
     if (!known.loaded && segment.audio_url) {
       known.loaded = true;

@@ -18,6 +18,14 @@ const withAudio = (index, attempt = 1) => ({
   duration_s: 1,
 });
 const animated = (index, attempt = 1) => ({ ...withAudio(index, attempt), animation: TRACK, ready: true });
+// A streaming engine's first second of the segment, stored as its own wav (segment.audio_started).
+const started = (index, attempt = 1) => ({
+  ...queued(index, attempt),
+  audio_id: `a${attempt}-${index}-start`,
+  audio_url: `v1/audio/a${attempt}-${index}-start`,
+  audio_format: "wav",
+  duration_s: 0.5,
+});
 const strip = ({ attempt, ...segment }) => segment; // SegmentOut has no attempt; the event does
 
 const event = (type, fields = {}) => [type, { type, job_id: "j1", session_id: "s1", at: "2026-11-28T10:00:00Z", ...fields }];
@@ -45,7 +53,7 @@ const SPOKEN_TURN = [
 /** Actions as short strings, so a whole turn compares in one deepEqual. */
 function said(actions) {
   return actions.map((a) => {
-    if (a.kind === "load" || a.kind === "track") return `${a.kind} ${a.index}`;
+    if (a.kind === "start" || a.kind === "load" || a.kind === "track") return `${a.kind} ${a.index}`;
     if (a.kind === "total") return `total ${a.total}`;
     if (a.kind === "reset") return `reset ${a.attempt}`;
     return a.error ? `end ${a.error.code}` : "end";
@@ -208,9 +216,48 @@ describe("events", () => {
     assert.deepEqual(said(actions), ["total 0", "end stt_failed"]);
   });
 
+  test("a streamed start is fetched first, then the whole it began, then the track", () => {
+    const feed = createTurnFeed();
+    const actions = feedEvents(feed, [
+      event("job.queued"),
+      segmentEvent("segment.queued", queued(0)),
+      segmentEvent("segment.audio_started", started(0)),
+      segmentEvent("segment.audio_ready", withAudio(0)),
+      segmentEvent("segment.animation_ready", animated(0)),
+      event("job.completed", { reply: { ...REPLY, text: "part 0" }, segments_total: 1 }),
+    ]);
+    assert.deepEqual(said(actions), ["start 0", "load 0", "track 0", "total 1", "end"]);
+    const [start, load] = actions;
+    assert.equal(start.segment.audio_url, "v1/audio/a1-0-start");
+    assert.equal(load.segment.audio_url, "v1/audio/a1-0");
+    assert.equal(feed.audioReady, 1, "a start alone does not count as the segment's audio");
+  });
+
+  test("a start announced again (its synthesis retried) or after the whole is not fetched again", () => {
+    const feed = createTurnFeed();
+    const actions = feedEvents(feed, [
+      segmentEvent("segment.audio_started", started(0)),
+      segmentEvent("segment.audio_started", started(0)),
+      segmentEvent("segment.audio_ready", withAudio(0)),
+      segmentEvent("segment.audio_started", started(1)),
+      segmentEvent("segment.audio_ready", withAudio(1)),
+      segmentEvent("segment.audio_started", started(1)),
+    ]);
+    assert.deepEqual(said(actions), ["start 0", "load 0", "start 1", "load 1"]);
+    const late = createTurnFeed();
+    assert.deepEqual(said(feedEvents(late, [segmentEvent("segment.audio_ready", withAudio(0)), segmentEvent("segment.audio_started", started(0))])), ["load 0"]);
+  });
+
+  test("a turn that fails after a start but before its whole plays only the start", () => {
+    const feed = createTurnFeed();
+    const actions = feedEvents(feed, [segmentEvent("segment.audio_started", started(0)), event("job.failed", { error: ERROR })]);
+    assert.deepEqual(said(actions), ["start 0", "total 0", "end tts_failed"]);
+    assert.ok(feed.segments.get(0).started && !feed.segments.get(0).loaded, "the player drops the rest it waits for");
+  });
+
   test("every event type of the backend contract is listened to", () => {
     assert.deepEqual(EVENT_TYPES, [
-      "job.queued", "stage.started", "stage.finished", "transcript.ready", "segment.queued",
+      "job.queued", "stage.started", "stage.finished", "transcript.ready", "segment.queued", "segment.audio_started",
       "segment.audio_ready", "segment.animation_ready", "job.completed", "job.failed", "job.interrupted",
     ]);
   });

@@ -43,10 +43,10 @@ def submit_text(api: httpx.Client, session_id: str, text: str) -> str:
 
 
 def task_retries(stack: Stack) -> int:
-    """Task retries so far, as Celery logs them ("Task <name>[<id>] retry: Retry in 2s: <error>"),
-    in every worker's log (restarted workers included)."""
+    """Task retries so far, as each stage run logs them ("stage will be retried", its reason and
+    error), in every worker's log (restarted workers included)."""
     return sum(
-        path.read_text(errors="replace").count("] retry: Retry in ")
+        path.read_text(errors="replace").count('"event": "stage will be retried"')
         for path in stack.run_dir.glob("worker-*.log")
     )
 
