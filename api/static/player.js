@@ -318,12 +318,7 @@ function follows(current, index, buffer) {
   current.playing.set(index, rest.entry);
   const track = current.tracks.get(index);
   if (track && !rest.entry.track) lateTrack(rest.entry, track, current.clock - rest.entry.startTime + rest.entry.offsetS);
-  const source = audio.createBufferSource();
-  source.buffer = buffer;
-  source.connect(audio.destination);
-  source.onended = () => current.sources.delete(source);
-  source.start(rest.playAt, rest.offsetS);
-  current.sources.add(source);
+  sound(current, buffer, rest.playAt, rest.offsetS);
 }
 
 /**
@@ -399,13 +394,18 @@ function play(current, segment) {
   current.playing.set(segment.index, segment);
   const track = current.tracks.get(segment.index);
   if (track && !segment.track) lateTrack(segment, track, 0); // it came after the audio was queued
+  sound(current, segment.payload, segment.startTime);
+  status.played = String(Number(status.played) + 1);
+}
+
+/** Play `buffer` from `offsetS` into it at context time `when` (kept, so an interrupt can stop it). */
+function sound(current, buffer, when, offsetS = 0) {
   const source = audio.createBufferSource();
-  source.buffer = segment.payload;
+  source.buffer = buffer;
   source.connect(audio.destination);
   source.onended = () => current.sources.delete(source);
-  source.start(segment.startTime);
+  source.start(when, offsetS);
   current.sources.add(source);
-  status.played = String(Number(status.played) + 1);
 }
 
 function animate() {
