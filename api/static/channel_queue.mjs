@@ -110,9 +110,9 @@ export class ChannelQueue {
   }
 
   /**
-   * What should play at `now`: {jobId, index, text, media, segment, fromS} — `segment.track` may
-   * arrive while it plays; `fromS`: where in `media` to begin (past a streamed start, in the whole)
-   * — or null while the next segment is not ready. Turns that have played all their segments are
+   * What should play at `now`: {jobId, index, text, media, segment, fromS, isStart} —
+   * `segment.track` may arrive while it plays; `fromS`: where in `media` to begin (past a streamed
+   * start, in the whole); `isStart`: `media` is a streamed start, its whole to follow — or null while the next segment is not ready. Turns that have played all their segments are
    * dropped on the way.
    */
   next(now) {
@@ -124,28 +124,19 @@ export class ChannelQueue {
       }
       const segment = turn.segments.get(turn.next);
       if (!segment || segment.media === undefined) return null;
-      if (segment.startDone) {
-        const rest = segment.rest;
-        if (!rest) {
-          if (segment.partial) return null; // the whole is still being made: a pause
-          turn.next += 1;
-          continue;
-        }
-        if (rest.media === undefined) return null;
-        if (rest.media === null) {
-          turn.next += 1;
-          continue;
-        }
-        const { jobId } = turn;
-        return { jobId, index: turn.next, text: segment.text, media: rest.media, segment, fromS: segment.startS };
-      }
-      if (segment.media === null) {
+      // After a played start, what plays is its whole (none when the turn ended without it).
+      const part = segment.startDone ? segment.rest : segment;
+      if (!part && segment.partial) return null; // the whole is still being made: a pause
+      if (part && part.media === undefined) return null;
+      if (!part || part.media === null) {
         turn.next += 1; // its audio could not be fetched: a moment of silence rather than a stall
         continue;
       }
       // A start plays at once: its track comes with the whole, a second or more later.
-      if (!segment.partial && !segment.track && now - segment.loadedAt < this.trackGraceS) return null;
-      return { jobId: turn.jobId, index: turn.next, text: segment.text, media: segment.media, segment, fromS: 0 };
+      const isStart = segment.partial && !segment.startDone;
+      if (part === segment && !isStart && !segment.track && now - segment.loadedAt < this.trackGraceS) return null;
+      const fromS = segment.startDone ? segment.startS : 0;
+      return { jobId: turn.jobId, index: turn.next, text: segment.text, media: part.media, segment, fromS, isStart };
     }
     return null;
   }

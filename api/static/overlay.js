@@ -95,9 +95,7 @@ async function fetchAudio(segment) {
 
 function start(next) {
   const audio = next.media;
-  // A streamed start is the first part of its segment: the whole goes on from where it ends.
-  const isStart = Boolean(next.segment.partial) && !next.segment.startDone;
-  current = { ...next, audio, isStart, trackChecked: false, track: null };
+  current = { ...next, audio, trackChecked: false, track: null }; // isStart: its whole follows
   status.playing = `${next.jobId}:${next.index}`;
   showSubtitle(next.text);
   if (next.fromS > 0) audio.currentTime = next.fromS;
